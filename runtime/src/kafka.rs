@@ -1,0 +1,333 @@
+//! The Kafka runner: one consumer group member and one producer per process.
+//!
+//! Delivery is at-least-once. `enable.auto.offset.store=false`: a batch's offsets are stored only
+//! after the stage processed it and every output (including dead letters) was acknowledged by the
+//! broker; stored offsets are committed by librdkafka's auto-commit and synchronously on shutdown.
+//! A broker outage stalls the batch and retries with backoff; nothing is dropped.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::codec::{Input, Output, SourceRecord, dead_letter};
+use crate::config::{Config, ConfigError, KafkaConfig};
+use crate::http::{self, Ready};
+use crate::metrics::{Counter, Metrics};
+use crate::shutdown::{self, Shutdown};
+use crate::stage::{BuildError, Emitter, Stage, StageContext, StageError};
+
+/// Why a runner stopped with an error. `main` prints it and exits non-zero.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The stage could not be built.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    /// The stage reported an internal error.
+    #[error(transparent)]
+    Stage(#[from] StageError),
+    /// The Kafka client could not be created.
+    #[error("kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    /// The HTTP endpoint could not be bound.
+    #[error("cannot serve /metrics: {0}")]
+    Http(#[from] std::io::Error),
+}
+
+/// One output ready to produce.
+pub struct Outgoing {
+    /// Topic.
+    pub topic: &'static str,
+    /// Key.
+    pub key: String,
+    /// Payload.
+    pub payload: Vec<u8>,
+}
+
+impl Outgoing {
+    /// From a stage output.
+    pub fn of<O: Output>(o: &O) -> Self {
+        Self { topic: o.topic(), key: o.key().to_owned(), payload: o.encode() }
+    }
+}
+
+/// librdkafka client settings shared by consumers, producers and admin clients.
+pub fn client_config(k: &KafkaConfig) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &k.brokers);
+    for (key, v) in &k.extra {
+        c.set(key, v);
+    }
+    c
+}
+
+/// Create the topics if they do not exist yet (an existing topic is fine).
+pub async fn ensure_topics(k: &KafkaConfig, topics: &[&str]) -> Result<(), KafkaError> {
+    let admin: AdminClient<DefaultClientContext> = client_config(k).create()?;
+    let new: Vec<NewTopic<'_>> =
+        topics.iter().map(|t| NewTopic::new(t, k.partitions, TopicReplication::Fixed(1))).collect();
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let results = admin.create_topics(new.iter(), &opts).await?;
+    for r in results {
+        match r {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((t, code)) => tracing::warn!(topic = %t, error = %code, "could not create topic"),
+        }
+    }
+    Ok(())
+}
+
+struct RunnerMetrics {
+    records_in: Counter,
+    records_out: Counter,
+    dead_letters: Counter,
+    batches: Counter,
+    retries: Counter,
+}
+
+impl RunnerMetrics {
+    fn new(m: &Metrics) -> Self {
+        Self {
+            records_in: m.counter("records_in_total", "", "Records read from the input topics."),
+            records_out: m.counter("records_out_total", "", "Records produced and acknowledged."),
+            dead_letters: m.counter("dead_letters_total", "", "Records sent to the dead-letter topic."),
+            batches: m.counter("batches_total", "", "Batches processed."),
+            retries: m.counter("retries_total", "", "Retries after broker or dependency failures."),
+        }
+    }
+}
+
+fn backoff(d: Duration) -> Duration {
+    (d * 2).min(Duration::from_secs(30))
+}
+
+/// Produce every record and wait for every acknowledgement, retrying failures with backoff.
+/// Returns `false` only when shutdown was requested before everything was acknowledged.
+pub async fn publish_all(
+    producer: &FutureProducer,
+    mut pending: Vec<Outgoing>,
+    initial: Duration,
+    retries: &Counter,
+    shutdown: &Shutdown,
+) -> bool {
+    let mut delay = initial;
+    while !pending.is_empty() {
+        let mut futures = Vec::with_capacity(pending.len());
+        let mut failed = Vec::new();
+        for o in pending.drain(..) {
+            let rec = FutureRecord::to(o.topic).key(o.key.as_bytes()).payload(&o.payload);
+            match producer.send_result(rec) {
+                Ok(f) => futures.push((f, o)),
+                Err((e, _)) => {
+                    tracing::warn!(error = %e, topic = o.topic, "enqueue failed; will retry");
+                    failed.push(o);
+                }
+            }
+        }
+        for (f, o) in futures {
+            match f.await {
+                Ok(Ok(_)) => {}
+                Ok(Err((e, _))) => {
+                    tracing::warn!(error = %e, topic = o.topic, "delivery failed; will retry");
+                    failed.push(o);
+                }
+                Err(_) => failed.push(o),
+            }
+        }
+        if !failed.is_empty() {
+            if *shutdown.borrow() {
+                return false;
+            }
+            retries.inc();
+            tokio::time::sleep(delay).await;
+            delay = backoff(delay);
+        }
+        pending = failed;
+    }
+    true
+}
+
+/// Run stage `S` against Kafka until SIGTERM/SIGINT.
+pub async fn run<S: Stage>(config: &Config) -> Result<(), RunError> {
+    let (_tx, shutdown) = shutdown::on_signals();
+    run_until::<S>(config, shutdown).await
+}
+
+/// Run stage `S` against Kafka until `shutdown` turns true.
+pub async fn run_until<S: Stage>(config: &Config, mut shutdown: Shutdown) -> Result<(), RunError> {
+    let rt = config.runtime()?;
+    let k = &rt.kafka;
+    let cx = StageContext::new(S::NAME);
+    let ready = Ready::default();
+    let addr = http::serve(&rt.http.listen_for(S::NAME), cx.metrics.clone(), ready.clone()).await?;
+    tracing::info!(stage = S::NAME, %addr, "serving /metrics, /healthz, /readyz");
+    let m = RunnerMetrics::new(&cx.metrics);
+    let initial = Duration::from_millis(k.retry_initial_ms.max(1));
+
+    let stage_cfg: S::Config = config.section(S::NAME)?;
+    let mut stage = S::build(stage_cfg, &cx).await?;
+
+    let mut topics: Vec<&str> = S::In::TOPICS.to_vec();
+    topics.push(homeostat_schemas::topics::TELEMETRY_DLQ);
+    let mut delay = initial;
+    while let Err(e) = ensure_topics(k, &topics).await {
+        tracing::warn!(error = %e, "broker not reachable yet; retrying");
+        if *shutdown.borrow() {
+            return Ok(());
+        }
+        tokio::time::sleep(delay).await;
+        delay = backoff(delay);
+    }
+
+    let consumer: StreamConsumer = client_config(k)
+        .set("group.id", format!("{}-{}", k.group_prefix, S::NAME))
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "1000")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", &k.auto_offset_reset)
+        .set("session.timeout.ms", "10000")
+        .create()?;
+    consumer.subscribe(S::In::TOPICS)?;
+    let producer: FutureProducer = client_config(k)
+        .set("acks", "all")
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", "30000")
+        .create()?;
+    ready.set(true);
+    tracing::info!(stage = S::NAME, topics = ?S::In::TOPICS, "consuming");
+
+    let mut tick = tokio::time::interval(Duration::from_millis(k.tick_ms.max(10)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let first = tokio::select! {
+            biased;
+            _ = shutdown::requested(&mut shutdown) => break,
+            _ = tick.tick() => {
+                let mut em = Emitter::default();
+                match stage.on_tick(crate::now_ms(), &mut em).await {
+                    Ok(()) => {}
+                    Err(StageError::Transient(e)) => tracing::warn!(error = %e, "tick failed on a dependency; next tick retries"),
+                    Err(e) => return Err(e.into()),
+                }
+                let outs: Vec<Outgoing> = em.drain().iter().map(Outgoing::of).collect();
+                m.records_out.add(outs.len() as u64);
+                publish_all(&producer, outs, initial, &m.retries, &shutdown).await;
+                continue;
+            }
+            r = consumer.recv() => match r {
+                Ok(msg) => owned(&msg),
+                Err(e) => {
+                    tracing::warn!(error = %e, "consume error");
+                    tokio::time::sleep(initial).await;
+                    continue;
+                }
+            },
+        };
+        let mut records = vec![first];
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(k.linger_ms);
+        while records.len() < k.max_batch {
+            match tokio::time::timeout_at(deadline, consumer.recv()).await {
+                Ok(Ok(msg)) => records.push(owned(&msg)),
+                Ok(Err(e)) => tracing::warn!(error = %e, "consume error"),
+                Err(_) => break,
+            }
+        }
+        m.records_in.add(records.len() as u64);
+        m.batches.inc();
+
+        // Process, retrying the whole batch on transient failures.
+        let mut delay = initial;
+        let outs = loop {
+            let mut inputs = Vec::with_capacity(records.len());
+            let mut outs = Vec::new();
+            for rec in &records {
+                match S::In::decode(rec) {
+                    Ok(v) => inputs.push(v),
+                    Err(e) => {
+                        m.dead_letters.inc();
+                        outs.push(Outgoing::of(&dead_letter(S::NAME, rec, None, e.code, &e.reason)));
+                    }
+                }
+            }
+            let mut em = Emitter::default();
+            match stage.process(inputs, &mut em).await {
+                Ok(()) => {
+                    outs.extend(em.drain().iter().map(Outgoing::of));
+                    break Some(outs);
+                }
+                Err(StageError::Transient(e)) => {
+                    tracing::warn!(error = %e, ?delay, "batch failed on a dependency; retrying");
+                    m.retries.inc();
+                    if *shutdown.borrow() {
+                        break None;
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = backoff(delay);
+                }
+                Err(e @ StageError::Fatal(_)) => return Err(e.into()),
+            }
+        };
+        let Some(outs) = outs else { break };
+        let n = outs.len() as u64;
+        if !publish_all(&producer, outs, initial, &m.retries, &shutdown).await {
+            tracing::warn!("shutdown before all outputs were acknowledged; offsets not stored (will be redelivered)");
+            break;
+        }
+        m.records_out.add(n);
+        store_offsets(&consumer, &records);
+    }
+
+    let mut em = Emitter::default();
+    stage.shutdown(&mut em).await?;
+    let outs: Vec<Outgoing> = em.drain().iter().map(Outgoing::of).collect();
+    let (_never, quick) = tokio::sync::watch::channel(true);
+    publish_all(&producer, outs, initial, &m.retries, &quick).await;
+    let _ = rdkafka::producer::Producer::flush(&producer, Duration::from_secs(10));
+    if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+        tracing::debug!(error = %e, "final commit (nothing to commit is fine)");
+    }
+    tracing::info!(stage = S::NAME, "stopped cleanly");
+    Ok(())
+}
+
+fn owned(msg: &rdkafka::message::BorrowedMessage<'_>) -> SourceRecord {
+    SourceRecord {
+        topic: msg.topic().to_owned(),
+        partition: msg.partition(),
+        offset: msg.offset(),
+        key: msg.key().map(<[u8]>::to_vec),
+        payload: msg.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+    }
+}
+
+fn store_offsets(consumer: &StreamConsumer, records: &[SourceRecord]) {
+    let mut max: BTreeMap<(&str, i32), i64> = BTreeMap::new();
+    for r in records {
+        let e = max.entry((r.topic.as_str(), r.partition)).or_insert(r.offset);
+        *e = (*e).max(r.offset);
+    }
+    let mut tpl = TopicPartitionList::new();
+    for ((t, p), o) in max {
+        if let Err(e) = tpl.add_partition_offset(t, p, Offset::Offset(o + 1)) {
+            tracing::warn!(error = %e, "bad offset");
+        }
+    }
+    if let Err(e) = consumer.store_offsets(&tpl) {
+        // The partition was revoked in a rebalance: its new owner re-reads from the last commit.
+        tracing::warn!(error = %e, "could not store offsets (partition revoked?); records will be redelivered");
+    }
+}
+
+/// Shared handle type for the metrics registry.
+pub type SharedMetrics = Arc<Metrics>;
