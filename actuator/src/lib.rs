@@ -1,0 +1,382 @@
+//! Actuator: opens, updates and resolves incidents in SQL (PostgreSQL, or SQLite in the demo),
+//! writes features, scores and predictions to InfluxDB, maps each incident to a recovery strategy
+//! and publishes the command on `actions.v1` (dry-run by default, recording what it would do), and
+//! records what executors report on `actions.results.v1`.
+
+pub mod influx;
+pub mod policy;
+pub mod store;
+
+use std::collections::HashMap;
+
+use homeostat_schemas::{
+    ActionCommand, ActionMode, ActionResult, AnomalyScore, Contribution, FeatureWindow, IncidentEvent,
+    IncidentKind, IncidentStatus, Prediction, Severity, stable_id, topics,
+};
+use runtime::codec::{DecodeError, Input, Output, SourceRecord, decode_json, encode_json};
+use runtime::{BuildError, Counter, Emitter, Stage, StageContext, StageError};
+use serde::Deserialize;
+use sqlx::AnyPool;
+
+use crate::influx::{InfluxConfig, InfluxWriter, line};
+use crate::store::StoreError;
+
+/// `[actuator]` configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActuatorConfig {
+    /// Incident store: `postgres://…` or `sqlite://FILE`.
+    pub database_url: String,
+    /// `dry_run` (record and publish, change nothing), `shadow` or `execute`.
+    pub mode: ActionMode,
+    /// Consecutive calm windows before an open incident resolves.
+    pub resolve_after_windows: u32,
+    /// Open a predicted incident when the failure probability within `predict_horizon_min`
+    /// reaches this.
+    pub predict_open_probability: f64,
+    /// The horizon, minutes, used for opening predicted incidents.
+    pub predict_horizon_min: u32,
+    /// Seconds to watch a service after an action before judging it.
+    pub verification_window_s: u32,
+    /// InfluxDB output.
+    pub influx: InfluxConfig,
+}
+
+/// What the actuator reads.
+pub enum ActuatorIn {
+    /// A detector score.
+    Anomaly(AnomalyScore),
+    /// A forecast.
+    Prediction(Prediction),
+    /// A feature window (written to InfluxDB).
+    Features(FeatureWindow),
+    /// An executor's result.
+    Result(ActionResult),
+}
+
+impl Input for ActuatorIn {
+    const TOPICS: &'static [&'static str] = &[topics::ANOMALIES_V1, topics::PREDICTIONS_V1, topics::FEATURES_V1, topics::ACTIONS_RESULTS_V1];
+    fn decode(rec: &SourceRecord) -> Result<Self, DecodeError> {
+        Ok(match rec.topic.as_str() {
+            topics::ANOMALIES_V1 => ActuatorIn::Anomaly(decode_json(rec)?),
+            topics::PREDICTIONS_V1 => ActuatorIn::Prediction(decode_json(rec)?),
+            topics::FEATURES_V1 => ActuatorIn::Features(decode_json(rec)?),
+            topics::ACTIONS_RESULTS_V1 => ActuatorIn::Result(decode_json(rec)?),
+            other => return Err(DecodeError { code: "unexpected_topic", reason: format!("actuator does not read {other}") }),
+        })
+    }
+}
+
+/// What the actuator writes.
+pub enum ActuatorOut {
+    /// A command on `actions.v1`.
+    Action(ActionCommand),
+    /// An incident event on `incidents.v1`.
+    Incident(IncidentEvent),
+}
+
+impl Output for ActuatorOut {
+    fn topic(&self) -> &'static str {
+        match self {
+            ActuatorOut::Action(_) => topics::ACTIONS_V1,
+            ActuatorOut::Incident(_) => topics::INCIDENTS_V1,
+        }
+    }
+    fn key(&self) -> &str {
+        match self {
+            ActuatorOut::Action(a) => &a.service_id,
+            ActuatorOut::Incident(i) => &i.service_id,
+        }
+    }
+    fn encode(&self) -> Vec<u8> {
+        match self {
+            ActuatorOut::Action(a) => encode_json(a),
+            ActuatorOut::Incident(i) => encode_json(i),
+        }
+    }
+}
+
+struct Open {
+    id: String,
+    kind: IncidentKind,
+    calm: u32,
+    predicted: bool,
+}
+
+/// The actuator stage.
+pub struct Actuator {
+    cfg: ActuatorConfig,
+    pool: AnyPool,
+    influx: InfluxWriter,
+    open: HashMap<String, Open>,
+    opened: Counter,
+    resolved: Counter,
+    actions: Counter,
+}
+
+fn transient(e: StoreError) -> StageError {
+    StageError::Transient(e.to_string())
+}
+
+impl Actuator {
+    /// Connect to the store (running migrations) and load open incidents.
+    pub async fn connect(cfg: ActuatorConfig, cx: &StageContext) -> Result<Self, BuildError> {
+        let pool = store::connect(&cfg.database_url).await.map_err(|e| BuildError::Unavailable(e.to_string()))?;
+        let mut open = HashMap::new();
+        for (svc, id, kind) in store::open_incidents(&pool).await.map_err(|e| BuildError::Unavailable(e.to_string()))? {
+            open.insert(svc, Open { id, kind: IncidentKind::parse(&kind).unwrap_or(IncidentKind::Anomaly), calm: 0, predicted: false });
+        }
+        let m = &cx.metrics;
+        Ok(Self {
+            influx: InfluxWriter::new(cfg.influx.clone(), m),
+            pool,
+            open,
+            opened: m.counter("incidents_total", "event=\"opened\"", "Incident lifecycle events."),
+            resolved: m.counter("incidents_total", "event=\"resolved\"", "Incident lifecycle events."),
+            actions: m.counter("actions_total", "", "Actions decided (any mode)."),
+            cfg,
+        })
+    }
+
+    /// The pool (for queries in tests and the CLI).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    async fn open_incident(
+        &mut self,
+        service: &str,
+        kind: IncidentKind,
+        cause_id: &str,
+        t: i64,
+        score: f64,
+        predicted: bool,
+        summary: String,
+        explanation: Vec<Contribution>,
+        out: &mut Emitter<ActuatorOut>,
+    ) -> Result<(), StageError> {
+        let id = stable_id("inc", &[cause_id.as_bytes()]);
+        let severity = if score >= 0.9 || predicted { Severity::Critical } else { Severity::Warning };
+        let sev = if severity == Severity::Critical { "critical" } else { "warning" };
+        let expl = serde_json::to_string(&explanation).unwrap_or_default();
+        store::open_incident(
+            &self.pool,
+            &store::NewIncident { id: &id, service_id: service, kind: kind.as_str(), severity: sev, summary: &summary, predicted, opened_at: t, score, explanation: &expl },
+        )
+        .await
+        .map_err(transient)?;
+        let plan = policy::plan(kind);
+        let action_id = stable_id("act", &[id.as_bytes(), plan.strategy.as_str().as_bytes()]);
+        let mode_name = match self.cfg.mode {
+            ActionMode::DryRun => "dry_run",
+            ActionMode::Shadow => "shadow",
+            ActionMode::Execute => "execute",
+        };
+        let reason = format!("{}: {summary}", kind.as_str());
+        let params = serde_json::Value::Object(plan.parameters.clone()).to_string();
+        store::insert_action(
+            &self.pool,
+            &store::NewAction {
+                id: &action_id,
+                incident_id: &id,
+                service_id: service,
+                strategy: plan.strategy.as_str(),
+                mode: mode_name,
+                status: if self.cfg.mode == ActionMode::DryRun { "dry_run" } else { "published" },
+                target: service,
+                parameters: &params,
+                rollback_plan: plan.rollback_plan,
+                reason: &reason,
+                decided_at: t,
+            },
+        )
+        .await
+        .map_err(transient)?;
+        self.opened.inc();
+        self.actions.inc();
+        tracing::info!(service, kind = kind.as_str(), incident = %id, strategy = plan.strategy.as_str(), mode = mode_name, predicted, "incident opened");
+        out.emit(ActuatorOut::Incident(IncidentEvent {
+            schema_version: homeostat_schemas::SCHEMA_VERSION,
+            id: format!("{id}-opened"),
+            event_time: t,
+            service_id: service.to_owned(),
+            incident_id: id.clone(),
+            kind,
+            status: IncidentStatus::Opened,
+            severity,
+            summary: summary.clone(),
+            predicted,
+            explanation,
+        }));
+        out.emit(ActuatorOut::Action(ActionCommand {
+            schema_version: homeostat_schemas::SCHEMA_VERSION,
+            id: action_id,
+            event_time: t,
+            service_id: service.to_owned(),
+            incident_id: id.clone(),
+            strategy: plan.strategy,
+            target: service.to_owned(),
+            parameters: plan.parameters,
+            mode: self.cfg.mode,
+            rollback_plan: plan.rollback_plan.to_owned(),
+            verification_window_s: self.cfg.verification_window_s,
+            reason,
+        }));
+        self.open.insert(service.to_owned(), Open { id, kind, calm: 0, predicted });
+        Ok(())
+    }
+
+    async fn on_anomaly(&mut self, a: &AnomalyScore, out: &mut Emitter<ActuatorOut>) -> Result<(), StageError> {
+        if let Some(l) = line(
+            "homeostat_scores",
+            &[("service", &a.service_id)],
+            &[("anomaly_score", a.anomaly_score), ("health_score", a.health_score), ("degradation_trend", a.degradation_trend)],
+            a.event_time,
+        ) {
+            self.influx.push(l);
+        }
+        match self.open.get_mut(&a.service_id) {
+            None if a.alerting => {
+                let kind = policy::classify(&a.top_features);
+                let summary = match a.top_features.first() {
+                    Some(c) => format!("{} {:.4} against baseline {:.4}", c.feature, c.value, c.baseline),
+                    None => "anomalous".to_owned(),
+                };
+                self.open_incident(&a.service_id, kind, &a.id, a.event_time, a.anomaly_score, false, summary, a.top_features.clone(), out).await?;
+            }
+            None => {}
+            Some(o) if a.alerting || a.anomaly_score >= 0.5 => {
+                o.calm = 0;
+                let id = o.id.clone();
+                store::touch_incident(&self.pool, &id, a.event_time, a.anomaly_score).await.map_err(transient)?;
+            }
+            Some(o) => {
+                o.calm += 1;
+                // A predicted incident resolves once the forecast clears (see on_prediction), not on calm scores.
+                if o.calm >= self.cfg.resolve_after_windows && !o.predicted {
+                    let (id, kind) = (o.id.clone(), o.kind);
+                    self.resolve(&a.service_id, &id, kind, a.event_time, out).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn resolve(&mut self, service: &str, id: &str, kind: IncidentKind, t: i64, out: &mut Emitter<ActuatorOut>) -> Result<(), StageError> {
+        store::resolve_incident(&self.pool, id, t, "indicators back within baseline").await.map_err(transient)?;
+        self.open.remove(service);
+        self.resolved.inc();
+        tracing::info!(service, incident = %id, "incident resolved");
+        out.emit(ActuatorOut::Incident(IncidentEvent {
+            schema_version: homeostat_schemas::SCHEMA_VERSION,
+            id: format!("{id}-resolved"),
+            event_time: t,
+            service_id: service.to_owned(),
+            incident_id: id.to_owned(),
+            kind,
+            status: IncidentStatus::Resolved,
+            severity: Severity::Warning,
+            summary: "indicators back within baseline".into(),
+            predicted: false,
+            explanation: Vec::new(),
+        }));
+        Ok(())
+    }
+
+    async fn on_prediction(&mut self, p: &Prediction, out: &mut Emitter<ActuatorOut>) -> Result<(), StageError> {
+        let mut fields: Vec<(String, f64)> =
+            p.horizons.iter().map(|h| (format!("failure_probability_{}m", h.horizon_minutes), h.failure_probability)).collect();
+        if let Some(t) = p.predicted_failure_time {
+            fields.push(("seconds_to_failure".into(), (t - p.event_time) as f64 / 1000.0));
+        }
+        let fields: Vec<(&str, f64)> = fields.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        if let Some(l) = line("homeostat_predictions", &[("service", &p.service_id)], &fields, p.event_time) {
+            self.influx.push(l);
+        }
+        let prob = p.probability(self.cfg.predict_horizon_min);
+        match self.open.get_mut(&p.service_id) {
+            None if prob >= self.cfg.predict_open_probability => {
+                let indicator = p.indicator.clone().unwrap_or_default();
+                let kind = policy::kind_of_indicator(&indicator);
+                let summary = format!(
+                    "{indicator} {:.4} trending to {:.4} within {} min (p = {prob:.2})",
+                    p.current_value.unwrap_or(0.0),
+                    p.threshold.unwrap_or(0.0),
+                    self.cfg.predict_horizon_min
+                );
+                let expl = vec![Contribution {
+                    feature: indicator,
+                    value: p.current_value.unwrap_or(0.0),
+                    baseline: p.threshold.unwrap_or(0.0),
+                    deviation: p.slope_per_s.unwrap_or(0.0),
+                }];
+                self.open_incident(&p.service_id, kind, &p.id, p.event_time, prob, true, summary, expl, out).await?;
+            }
+            Some(o) if o.predicted && prob < 0.1 => {
+                // The forecast cleared; let calm detector windows resolve it from here.
+                o.predicted = false;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn on_features(&mut self, w: &FeatureWindow) {
+        let fields: Vec<(&str, f64)> = w.features.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        if let Some(l) = line("homeostat_features", &[("service", &w.service_id)], &fields, w.event_time) {
+            self.influx.push(l);
+        }
+    }
+}
+
+impl Stage for Actuator {
+    type In = ActuatorIn;
+    type Out = ActuatorOut;
+    type Config = ActuatorConfig;
+    const NAME: &'static str = "actuator";
+
+    async fn build(cfg: ActuatorConfig, cx: &StageContext) -> Result<Self, BuildError> {
+        let mut delay = std::time::Duration::from_millis(500);
+        let mut tries = 0;
+        loop {
+            match Actuator::connect(cfg.clone(), cx).await {
+                Ok(a) => return Ok(a),
+                Err(BuildError::Unavailable(e)) if tries < 10 => {
+                    tracing::warn!(error = %e, "incident store not reachable; retrying");
+                    tries += 1;
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_secs(10));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn process(&mut self, batch: Vec<ActuatorIn>, out: &mut Emitter<ActuatorOut>) -> Result<(), StageError> {
+        for m in batch {
+            match m {
+                ActuatorIn::Anomaly(a) => self.on_anomaly(&a, out).await?,
+                ActuatorIn::Prediction(p) => self.on_prediction(&p, out).await?,
+                ActuatorIn::Features(w) => self.on_features(&w),
+                ActuatorIn::Result(r) => store::record_result(&self.pool, &r).await.map_err(transient)?,
+            }
+        }
+        if self.influx.pending() >= self.cfg.influx.batch_size {
+            self.influx.flush().await;
+        }
+        Ok(())
+    }
+
+    async fn on_tick(&mut self, _now: i64, _out: &mut Emitter<ActuatorOut>) -> Result<(), StageError> {
+        self.influx.flush().await;
+        Ok(())
+    }
+
+    async fn shutdown(&mut self, _out: &mut Emitter<ActuatorOut>) -> Result<(), StageError> {
+        self.influx.flush().await;
+        if self.influx.pending() > 0 {
+            tracing::warn!(points = self.influx.pending(), "InfluxDB unreachable at shutdown; these points are lost");
+        }
+        Ok(())
+    }
+}

@@ -1,1 +1,207 @@
-fn main() {}
+//! `homeostat`: the demo, the simulator, and queries over incidents.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use homeostat_cli::{demo, incidents, sim_cmd};
+
+/// Homeostat keeps the services behind an API gateway healthy on its own: it learns what normal
+/// looks like for each service from its telemetry, detects and predicts trouble, and opens
+/// incidents with recovery actions.
+#[derive(Parser)]
+#[command(name = "homeostat", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run everything in one process — simulator, ingest, features, detector, predictor, actuator —
+    /// with incidents in a SQLite file. Needs no running service.
+    Demo {
+        /// Stop after this many wall-clock seconds (the simulated fleet runs `--speed` times faster).
+        #[arg(long, default_value_t = 120)]
+        duration: u64,
+        /// Simulated seconds per wall-clock second.
+        #[arg(long, default_value_t = 30.0)]
+        speed: f64,
+        /// Services in the simulated fleet (1–8).
+        #[arg(long, default_value_t = 6)]
+        services: usize,
+        /// Faults to inject, `KIND:SERVICE@START_MIN[+DURATION_MIN]`, KIND one of memory_leak,
+        /// latency_creep, error_burst. Default: a memory leak, a latency creep and an error burst.
+        #[arg(long = "fault")]
+        faults: Vec<String>,
+        /// SQLite file for incidents (replaced at start).
+        #[arg(long, default_value = "homeostat-demo.sqlite")]
+        db: PathBuf,
+        /// Random seed of the fleet.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Print event lines instead of the live view (the default when stdout is not a terminal).
+        #[arg(long)]
+        plain: bool,
+        /// TOML config merged over the defaults.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Produce simulated fleet telemetry onto telemetry.raw on a Kafka-API broker.
+    Sim {
+        /// Bootstrap servers.
+        #[arg(long, env = "HOMEOSTAT__KAFKA__BROKERS", default_value = "127.0.0.1:9092")]
+        brokers: String,
+        /// Topic to produce to (the raw telemetry topic, with any deployment prefix).
+        #[arg(long, default_value = "telemetry.raw")]
+        topic: String,
+        /// Services (1–8).
+        #[arg(long, default_value_t = 4)]
+        services: usize,
+        /// Instances per service.
+        #[arg(long, default_value_t = 3)]
+        instances: u32,
+        /// Requests per second per instance at the daily average.
+        #[arg(long, default_value_t = 4.0)]
+        rps: f64,
+        /// Simulated seconds per wall-clock second; 0 produces as fast as the broker takes it.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Simulated minutes to produce.
+        #[arg(long, default_value_t = 30.0)]
+        minutes: f64,
+        /// Start simulated time this many minutes before now (so fast runs end near now).
+        #[arg(long, default_value_t = 0.0)]
+        start_ago: f64,
+        /// Faults, as for `demo`.
+        #[arg(long = "fault")]
+        faults: Vec<String>,
+        /// Random seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Write the summary (records produced, fault labels) as JSON to this file.
+        #[arg(long)]
+        summary: Option<PathBuf>,
+    },
+    /// List incidents, newest first.
+    Incidents {
+        /// Incident store: postgres://… or sqlite://FILE.
+        #[arg(long, env = "HOMEOSTAT__ACTUATOR__DATABASE_URL", default_value = "sqlite://homeostat-demo.sqlite")]
+        db: String,
+        /// Most rows to show.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create Homeostat's topics on a broker (existing ones are left alone).
+    Topics {
+        /// Bootstrap servers.
+        #[arg(long, env = "HOMEOSTAT__KAFKA__BROKERS", default_value = "127.0.0.1:9092")]
+        brokers: String,
+        /// Partitions per topic.
+        #[arg(long, default_value_t = 3)]
+        partitions: i32,
+        /// Prefix before every topic name.
+        #[arg(long, env = "HOMEOSTAT__KAFKA__TOPIC_PREFIX", default_value = "")]
+        prefix: String,
+    },
+}
+
+fn parse_faults(specs: &[String]) -> anyhow::Result<Vec<homeostat_sim::Fault>> {
+    specs.iter().map(|s| homeostat_sim::parse_fault(s).map_err(anyhow::Error::msg)).collect()
+}
+
+async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.cmd {
+        Cmd::Demo { duration, speed, services, faults, db, seed, plain, config } => {
+            let faults = if faults.is_empty() {
+                parse_faults(&["memory_leak:payments@8+20".into(), "latency_creep:search@22+10".into(), "error_burst:checkout@38+6".into()])?
+            } else {
+                parse_faults(&faults)?
+            };
+            use std::io::IsTerminal;
+            let live = !plain && std::io::stdout().is_terminal();
+            if !live {
+                runtime::logging::init("plain", "warn");
+            }
+            let opts = demo::DemoOptions { sim_minutes: duration as f64 * speed / 60.0, speed, services, faults, db: db.clone(), seed, live, config };
+            let (_tx, stop) = runtime::shutdown::on_signals();
+            let report = demo::run(opts, stop).await?;
+            println!("\nHomeostat demo: {} telemetry records simulated. Incidents are in {} (try `homeostat incidents --db sqlite://{}`).", report.records, db.display(), db.display());
+            println!("\n{:<22} {:<10} {:<22} {}", "injected fault", "service", "incident opened", "first action");
+            for o in &report.outcomes {
+                let (mark, opened, action) = match &o.incident {
+                    Some((kind, at, action)) if *kind == o.label.incident_kind => {
+                        ("✓", format!("{kind} after {:+}s", (at - o.label.start_ms) / 1000), action.clone().unwrap_or_default())
+                    }
+                    Some((kind, at, _)) => ("✗", format!("{kind} (wrong kind) {:+}s", (at - o.label.start_ms) / 1000), String::new()),
+                    None => ("✗", "none".to_owned(), String::new()),
+                };
+                println!("{mark} {:<20} {:<10} {:<22} {}", o.label.incident_kind, o.label.service, opened, action);
+            }
+            if !report.false_incidents.is_empty() {
+                println!("\nIncidents on healthy services: {}", report.false_incidents.join(", "));
+            }
+            if report.interrupted {
+                println!("\nStopped early (Ctrl-C); faults not yet injected could not be detected.");
+                return Ok(ExitCode::SUCCESS);
+            }
+            if report.all_detected() {
+                println!("\nEvery injected fault was detected and has an incident.");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                println!("\nSome injected faults were not detected (a longer --duration gives later faults time).");
+                Ok(ExitCode::FAILURE)
+            }
+        }
+        Cmd::Sim { brokers, topic, services, instances, rps, speed, minutes, start_ago, faults, seed, summary } => {
+            let opts = sim_cmd::SimOptions { brokers, topic, services, instances, rps, speed, minutes, start_ago_min: start_ago, faults: parse_faults(&faults)?, seed };
+            let s = sim_cmd::run(&opts, true).await?;
+            let json = serde_json::to_string_pretty(&s)?;
+            if let Some(path) = summary {
+                std::fs::write(&path, &json)?;
+            }
+            println!("{json}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Incidents { db, limit, json } => {
+            let rows = incidents::list(&db, limit).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                print!("{}", incidents::table(&rows));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Topics { brokers, partitions, prefix } => {
+            let config = runtime::config::Config::from_process(None)?;
+            let mut k = config.runtime()?.kafka;
+            k.brokers = brokers;
+            k.partitions = partitions;
+            k.topic_prefix = prefix;
+            runtime::kafka::ensure_topics(&k, &homeostat_schemas::topics::ALL).await?;
+            println!("topics ready: {}", homeostat_schemas::topics::ALL.join(", "));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("homeostat: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(real_main(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("homeostat: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

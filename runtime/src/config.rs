@@ -51,6 +51,9 @@ pub enum ConfigError {
 pub struct KafkaConfig {
     /// Bootstrap servers, comma-separated `host:port`.
     pub brokers: String,
+    /// Prefix put before every topic name on the broker (e.g. `staging.`), so several Homeostat
+    /// deployments or test runs can share one cluster. Empty by default.
+    pub topic_prefix: String,
     /// Partitions of topics the runners create when missing.
     pub partitions: i32,
     /// Consumer group prefix; each stage joins `<prefix>-<stage>`.
@@ -65,9 +68,9 @@ pub struct KafkaConfig {
     pub tick_ms: u64,
     /// First retry delay after a broker or database failure, in milliseconds (doubles up to 30 s).
     pub retry_initial_ms: u64,
-    /// Extra librdkafka properties, passed through as is.
+    /// Extra librdkafka properties, passed through (numbers and booleans as their text).
     #[serde(default)]
-    pub extra: std::collections::BTreeMap<String, String>,
+    pub extra: std::collections::BTreeMap<String, Value>,
 }
 
 /// HTTP endpoint settings.
@@ -257,7 +260,7 @@ mod tests {
         let r = c.runtime().expect("runtime");
         assert_eq!(r.kafka.max_batch, 7);
         assert_eq!(r.kafka.brokers, "b1:9092,b2:9092");
-        assert_eq!(r.kafka.extra.get("socket.timeout.ms").map(String::as_str), Some("5000"));
+        assert_eq!(r.kafka.extra.get("socket.timeout.ms"), Some(&Value::Integer(5000)));
     }
 
     #[test]

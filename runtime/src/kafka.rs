@@ -67,7 +67,10 @@ pub fn client_config(k: &KafkaConfig) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &k.brokers);
     for (key, v) in &k.extra {
-        c.set(key, v);
+        match v {
+            toml::Value::String(s) => c.set(key, s),
+            other => c.set(key, other.to_string()),
+        };
     }
     c
 }
@@ -75,8 +78,9 @@ pub fn client_config(k: &KafkaConfig) -> ClientConfig {
 /// Create the topics if they do not exist yet (an existing topic is fine).
 pub async fn ensure_topics(k: &KafkaConfig, topics: &[&str]) -> Result<(), KafkaError> {
     let admin: AdminClient<DefaultClientContext> = client_config(k).create()?;
+    let names: Vec<String> = topics.iter().map(|t| format!("{}{t}", k.topic_prefix)).collect();
     let new: Vec<NewTopic<'_>> =
-        topics.iter().map(|t| NewTopic::new(t, k.partitions, TopicReplication::Fixed(1))).collect();
+        names.iter().map(|t| NewTopic::new(t, k.partitions, TopicReplication::Fixed(1))).collect();
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let results = admin.create_topics(new.iter(), &opts).await?;
     for r in results {
@@ -116,6 +120,7 @@ fn backoff(d: Duration) -> Duration {
 /// Returns `false` only when shutdown was requested before everything was acknowledged.
 pub async fn publish_all(
     producer: &FutureProducer,
+    prefix: &str,
     mut pending: Vec<Outgoing>,
     initial: Duration,
     retries: &Counter,
@@ -126,7 +131,8 @@ pub async fn publish_all(
         let mut futures = Vec::with_capacity(pending.len());
         let mut failed = Vec::new();
         for o in pending.drain(..) {
-            let rec = FutureRecord::to(o.topic).key(o.key.as_bytes()).payload(&o.payload);
+            let topic = format!("{prefix}{}", o.topic);
+            let rec = FutureRecord::to(&topic).key(o.key.as_bytes()).payload(&o.payload);
             match producer.send_result(rec) {
                 Ok(f) => futures.push((f, o)),
                 Err((e, _)) => {
@@ -178,10 +184,8 @@ pub async fn run_until<S: Stage>(config: &Config, mut shutdown: Shutdown) -> Res
     let stage_cfg: S::Config = config.section(S::NAME)?;
     let mut stage = S::build(stage_cfg, &cx).await?;
 
-    let mut topics: Vec<&str> = S::In::TOPICS.to_vec();
-    topics.push(homeostat_schemas::topics::TELEMETRY_DLQ);
     let mut delay = initial;
-    while let Err(e) = ensure_topics(k, &topics).await {
+    while let Err(e) = ensure_topics(k, &homeostat_schemas::topics::ALL).await {
         tracing::warn!(error = %e, "broker not reachable yet; retrying");
         if *shutdown.borrow() {
             return Ok(());
@@ -198,7 +202,9 @@ pub async fn run_until<S: Stage>(config: &Config, mut shutdown: Shutdown) -> Res
         .set("auto.offset.reset", &k.auto_offset_reset)
         .set("session.timeout.ms", "10000")
         .create()?;
-    consumer.subscribe(S::In::TOPICS)?;
+    let physical: Vec<String> = S::In::TOPICS.iter().map(|t| format!("{}{t}", k.topic_prefix)).collect();
+    let physical_refs: Vec<&str> = physical.iter().map(String::as_str).collect();
+    consumer.subscribe(&physical_refs)?;
     let producer: FutureProducer = client_config(k)
         .set("acks", "all")
         .set("linger.ms", "5")
@@ -222,11 +228,11 @@ pub async fn run_until<S: Stage>(config: &Config, mut shutdown: Shutdown) -> Res
                 }
                 let outs: Vec<Outgoing> = em.drain().iter().map(Outgoing::of).collect();
                 m.records_out.add(outs.len() as u64);
-                publish_all(&producer, outs, initial, &m.retries, &shutdown).await;
+                publish_all(&producer, &k.topic_prefix, outs, initial, &m.retries, &shutdown).await;
                 continue;
             }
             r = consumer.recv() => match r {
-                Ok(msg) => owned(&msg),
+                Ok(msg) => owned(&msg, &k.topic_prefix),
                 Err(e) => {
                     tracing::warn!(error = %e, "consume error");
                     tokio::time::sleep(initial).await;
@@ -238,7 +244,7 @@ pub async fn run_until<S: Stage>(config: &Config, mut shutdown: Shutdown) -> Res
         let deadline = tokio::time::Instant::now() + Duration::from_millis(k.linger_ms);
         while records.len() < k.max_batch {
             match tokio::time::timeout_at(deadline, consumer.recv()).await {
-                Ok(Ok(msg)) => records.push(owned(&msg)),
+                Ok(Ok(msg)) => records.push(owned(&msg, &k.topic_prefix)),
                 Ok(Err(e)) => tracing::warn!(error = %e, "consume error"),
                 Err(_) => break,
             }
@@ -280,19 +286,19 @@ pub async fn run_until<S: Stage>(config: &Config, mut shutdown: Shutdown) -> Res
         };
         let Some(outs) = outs else { break };
         let n = outs.len() as u64;
-        if !publish_all(&producer, outs, initial, &m.retries, &shutdown).await {
+        if !publish_all(&producer, &k.topic_prefix, outs, initial, &m.retries, &shutdown).await {
             tracing::warn!("shutdown before all outputs were acknowledged; offsets not stored (will be redelivered)");
             break;
         }
         m.records_out.add(n);
-        store_offsets(&consumer, &records);
+        store_offsets(&consumer, &k.topic_prefix, &records);
     }
 
     let mut em = Emitter::default();
     stage.shutdown(&mut em).await?;
     let outs: Vec<Outgoing> = em.drain().iter().map(Outgoing::of).collect();
     let (_never, quick) = tokio::sync::watch::channel(true);
-    publish_all(&producer, outs, initial, &m.retries, &quick).await;
+    publish_all(&producer, &k.topic_prefix, outs, initial, &m.retries, &quick).await;
     let _ = rdkafka::producer::Producer::flush(&producer, Duration::from_secs(10));
     if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
         tracing::debug!(error = %e, "final commit (nothing to commit is fine)");
@@ -301,9 +307,9 @@ pub async fn run_until<S: Stage>(config: &Config, mut shutdown: Shutdown) -> Res
     Ok(())
 }
 
-fn owned(msg: &rdkafka::message::BorrowedMessage<'_>) -> SourceRecord {
+fn owned(msg: &rdkafka::message::BorrowedMessage<'_>, prefix: &str) -> SourceRecord {
     SourceRecord {
-        topic: msg.topic().to_owned(),
+        topic: msg.topic().strip_prefix(prefix).unwrap_or(msg.topic()).to_owned(),
         partition: msg.partition(),
         offset: msg.offset(),
         key: msg.key().map(<[u8]>::to_vec),
@@ -311,7 +317,7 @@ fn owned(msg: &rdkafka::message::BorrowedMessage<'_>) -> SourceRecord {
     }
 }
 
-fn store_offsets(consumer: &StreamConsumer, records: &[SourceRecord]) {
+fn store_offsets(consumer: &StreamConsumer, prefix: &str, records: &[SourceRecord]) {
     let mut max: BTreeMap<(&str, i32), i64> = BTreeMap::new();
     for r in records {
         let e = max.entry((r.topic.as_str(), r.partition)).or_insert(r.offset);
@@ -319,7 +325,7 @@ fn store_offsets(consumer: &StreamConsumer, records: &[SourceRecord]) {
     }
     let mut tpl = TopicPartitionList::new();
     for ((t, p), o) in max {
-        if let Err(e) = tpl.add_partition_offset(t, p, Offset::Offset(o + 1)) {
+        if let Err(e) = tpl.add_partition_offset(&format!("{prefix}{t}"), p, Offset::Offset(o + 1)) {
             tracing::warn!(error = %e, "bad offset");
         }
     }

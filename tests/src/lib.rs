@@ -1,0 +1,97 @@
+//! Helpers for Homeostat's end-to-end tests: finding the binaries, starting them as child
+//! processes with their logs kept, and reaching the real services.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// Where the built binaries are: `$HOMEOSTAT_BIN_DIR`, else `$CARGO_TARGET_DIR/debug`, else the
+/// workspace's `target/debug`.
+pub fn bin_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("HOMEOSTAT_BIN_DIR") {
+        return d.into();
+    }
+    if let Some(d) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(d).join("debug");
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug")
+}
+
+/// Path of a binary, with a clear message when it was not built.
+pub fn bin(name: &str) -> PathBuf {
+    let p = bin_dir().join(name);
+    assert!(p.exists(), "{} is missing: run `cargo build --workspace --bins` (scripts/test.sh does)", p.display());
+    p
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+}
+
+/// A child process whose stderr goes to a log file, killed on drop.
+pub struct Proc {
+    /// Name.
+    pub name: String,
+    /// The child.
+    pub child: Child,
+    /// Its log.
+    pub log: PathBuf,
+}
+
+impl Proc {
+    /// Start `program` with `args` and extra environment.
+    pub fn start(name: &str, program: PathBuf, args: &[&str], env: &[(String, String)], dir: &std::path::Path) -> Self {
+        let log = dir.join(format!("{name}.log"));
+        let file = std::fs::File::create(&log).expect("create log");
+        let mut cmd = Command::new(program);
+        cmd.args(args).stdout(Stdio::null()).stderr(file);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Self { name: name.to_owned(), child, log }
+    }
+
+    /// Send SIGTERM and wait up to `timeout` for a clean exit; returns the exit code.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<i32> {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
+
+    /// The tail of its log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// GET a URL on loopback, returning status and body (HTTP/1.0, no keep-alive).
+pub fn http_get(host_port: &str, path: &str) -> std::io::Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(host_port)?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {host_port}\r\n\r\n")?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf)?;
+    let status = buf.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = buf.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    Ok((status, body))
+}

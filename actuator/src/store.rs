@@ -1,0 +1,284 @@
+//! The incident store: PostgreSQL in production, SQLite for the demo, one sqlx code path (the
+//! `Any` driver). Migrations are embedded and run at start. Every write is idempotent: rows are
+//! keyed by ids derived from the message that caused them, inserted with `ON CONFLICT DO NOTHING`.
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Row};
+
+/// Embedded migrations, applied in order.
+pub const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_incidents.sql"))];
+
+/// A store error. Handling: retry with backoff (the runner does, on `StageError::Transient`).
+#[derive(Debug, thiserror::Error)]
+#[error("incident store: {0}")]
+pub struct StoreError(#[from] pub sqlx::Error);
+
+/// One incident as operators see it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct IncidentRow {
+    /// Id.
+    pub id: String,
+    /// Service.
+    pub service_id: String,
+    /// Kind (`memory_leak`, …).
+    pub kind: String,
+    /// `open` or `resolved`.
+    pub status: String,
+    /// `warning` or `critical`.
+    pub severity: String,
+    /// Summary.
+    pub summary: String,
+    /// Opened on a prediction.
+    pub predicted: bool,
+    /// Opened, ms.
+    pub opened_at: i64,
+    /// Resolved, ms.
+    pub resolved_at: Option<i64>,
+    /// Highest anomaly score seen.
+    pub peak_score: f64,
+    /// First action's strategy and mode, if any.
+    pub action: Option<String>,
+}
+
+/// A new incident.
+pub struct NewIncident<'a> {
+    /// Id.
+    pub id: &'a str,
+    /// Service.
+    pub service_id: &'a str,
+    /// Kind.
+    pub kind: &'a str,
+    /// Severity.
+    pub severity: &'a str,
+    /// Summary.
+    pub summary: &'a str,
+    /// On a prediction.
+    pub predicted: bool,
+    /// When.
+    pub opened_at: i64,
+    /// Score.
+    pub score: f64,
+    /// Explanation as JSON.
+    pub explanation: &'a str,
+}
+
+/// A new action row.
+pub struct NewAction<'a> {
+    /// Id.
+    pub id: &'a str,
+    /// Incident.
+    pub incident_id: &'a str,
+    /// Service.
+    pub service_id: &'a str,
+    /// Strategy name.
+    pub strategy: &'a str,
+    /// Mode name.
+    pub mode: &'a str,
+    /// Status (`dry_run`, `published`, …).
+    pub status: &'a str,
+    /// Target.
+    pub target: &'a str,
+    /// Parameters as JSON.
+    pub parameters: &'a str,
+    /// Rollback plan.
+    pub rollback_plan: &'a str,
+    /// Reason.
+    pub reason: &'a str,
+    /// When.
+    pub decided_at: i64,
+}
+
+/// Connect, creating a SQLite file if needed, and run the migrations.
+pub async fn connect(url: &str) -> Result<AnyPool, StoreError> {
+    install_default_drivers();
+    let url = if url.starts_with("sqlite:") && !url.contains("mode=") {
+        format!("{url}{}mode=rwc", if url.contains('?') { "&" } else { "?" })
+    } else {
+        url.to_owned()
+    };
+    let pool = AnyPoolOptions::new().max_connections(4).connect(&url).await?;
+    migrate(&pool).await?;
+    Ok(pool)
+}
+
+/// Apply the embedded migrations that have not run yet.
+pub async fn migrate(pool: &AnyPool) -> Result<(), StoreError> {
+    sqlx::query("CREATE TABLE IF NOT EXISTS homeostat_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+        .execute(pool)
+        .await?;
+    for (version, sql) in MIGRATIONS {
+        let done = sqlx::query("SELECT version FROM homeostat_migrations WHERE version = $1").bind(*version).fetch_optional(pool).await?;
+        if done.is_some() {
+            continue;
+        }
+        let mut tx = pool.begin().await?;
+        for stmt in sql.split(';') {
+            let body: String = stmt.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n");
+            if body.trim().is_empty() {
+                continue;
+            }
+            sqlx::query(&body).execute(&mut *tx).await?;
+        }
+        sqlx::query("INSERT INTO homeostat_migrations (version, applied_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(*version)
+            .bind(runtime::now_ms())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// Insert an incident (no-op when it exists) and its `opened` event.
+pub async fn open_incident(pool: &AnyPool, i: &NewIncident<'_>) -> Result<bool, StoreError> {
+    let n = sqlx::query(
+        "INSERT INTO incidents (id, service_id, kind, status, severity, summary, predicted, opened_at, updated_at, resolved_at, peak_score, explanation)
+         VALUES ($1, $2, $3, 'open', $4, $5, $6, $7, $8, NULL, $9, $10) ON CONFLICT DO NOTHING",
+    )
+    .bind(i.id)
+    .bind(i.service_id)
+    .bind(i.kind)
+    .bind(i.severity)
+    .bind(i.summary)
+    .bind(i.predicted)
+    .bind(i.opened_at)
+    .bind(i.opened_at)
+    .bind(i.score)
+    .bind(i.explanation)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    add_event(pool, &format!("{}-opened", i.id), i.id, i.opened_at, "opened", i.summary).await?;
+    Ok(n > 0)
+}
+
+/// Append a timeline event (no-op when it exists).
+pub async fn add_event(pool: &AnyPool, id: &str, incident_id: &str, t: i64, kind: &str, detail: &str) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO incident_events (id, incident_id, event_time, kind, detail) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
+        .bind(id)
+        .bind(incident_id)
+        .bind(t)
+        .bind(kind)
+        .bind(detail)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Raise the peak score and touch `updated_at`.
+pub async fn touch_incident(pool: &AnyPool, id: &str, t: i64, score: f64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE incidents SET updated_at = $1, peak_score = CASE WHEN peak_score < $2 THEN $3 ELSE peak_score END WHERE id = $4 AND updated_at <= $5")
+        .bind(t)
+        .bind(score)
+        .bind(score)
+        .bind(id)
+        .bind(t)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Mark an incident resolved and record the event.
+pub async fn resolve_incident(pool: &AnyPool, id: &str, t: i64, detail: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE incidents SET status = 'resolved', resolved_at = $1, updated_at = $2 WHERE id = $3 AND status = 'open'")
+        .bind(t)
+        .bind(t)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    add_event(pool, &format!("{id}-resolved"), id, t, "resolved", detail).await
+}
+
+/// Record an action (no-op when it exists).
+pub async fn insert_action(pool: &AnyPool, a: &NewAction<'_>) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO actions (id, incident_id, service_id, strategy, mode, status, target, parameters, rollback_plan, reason, decided_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
+    )
+    .bind(a.id)
+    .bind(a.incident_id)
+    .bind(a.service_id)
+    .bind(a.strategy)
+    .bind(a.mode)
+    .bind(a.status)
+    .bind(a.target)
+    .bind(a.parameters)
+    .bind(a.rollback_plan)
+    .bind(a.reason)
+    .bind(a.decided_at)
+    .bind(a.decided_at)
+    .execute(pool)
+    .await?;
+    add_event(pool, &format!("{}-decided", a.id), a.incident_id, a.decided_at, "action", &format!("{} ({})", a.strategy, a.mode)).await
+}
+
+/// Record an executor's result and set the action's status.
+pub async fn record_result(pool: &AnyPool, r: &homeostat_schemas::ActionResult) -> Result<(), StoreError> {
+    let status = serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let n = sqlx::query("INSERT INTO action_results (id, action_id, status, executor, detail, event_time) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING")
+        .bind(&r.id)
+        .bind(&r.action_id)
+        .bind(&status)
+        .bind(&r.executor)
+        .bind(&r.detail)
+        .bind(r.event_time)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    if n > 0 {
+        sqlx::query("UPDATE actions SET status = $1, updated_at = $2 WHERE id = $3")
+            .bind(&status)
+            .bind(r.event_time)
+            .bind(&r.action_id)
+            .execute(pool)
+            .await?;
+        let incident: Option<String> = sqlx::query("SELECT incident_id FROM actions WHERE id = $1")
+            .bind(&r.action_id)
+            .fetch_optional(pool)
+            .await?
+            .map(|row| row.try_get::<String, _>("incident_id"))
+            .transpose()?;
+        if let Some(inc) = incident {
+            add_event(pool, &format!("{}-result", r.id), &inc, r.event_time, "action_result", &format!("{status} by {}: {}", r.executor, r.detail)).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Open incidents: (service, incident id, kind).
+pub async fn open_incidents(pool: &AnyPool) -> Result<Vec<(String, String, String)>, StoreError> {
+    let rows = sqlx::query("SELECT service_id, id, kind FROM incidents WHERE status = 'open' ORDER BY opened_at").fetch_all(pool).await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("service_id")?, r.try_get("id")?, r.try_get("kind")?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError)
+}
+
+/// Incidents, newest first, with their first action.
+pub async fn list_incidents(pool: &AnyPool, limit: i64) -> Result<Vec<IncidentRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT i.id, i.service_id, i.kind, i.status, i.severity, i.summary, i.predicted, i.opened_at, i.resolved_at, i.peak_score,
+                (SELECT a.strategy || ' (' || a.mode || ', ' || a.status || ')' FROM actions a WHERE a.incident_id = i.id ORDER BY a.decided_at LIMIT 1) AS action
+         FROM incidents i ORDER BY i.opened_at DESC, i.id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        out.push(IncidentRow {
+            id: r.try_get("id")?,
+            service_id: r.try_get("service_id")?,
+            kind: r.try_get("kind")?,
+            status: r.try_get("status")?,
+            severity: r.try_get("severity")?,
+            summary: r.try_get("summary")?,
+            predicted: r.try_get("predicted")?,
+            opened_at: r.try_get("opened_at")?,
+            resolved_at: r.try_get("resolved_at")?,
+            peak_score: r.try_get("peak_score")?,
+            action: r.try_get("action")?,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,63 @@
+//! `homeostat incidents`: list incidents from PostgreSQL or SQLite.
+
+use homeostat_actuator::store::{self, IncidentRow};
+
+/// Format a time as RFC 3339 (UTC, seconds).
+pub fn time(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil-from-days (proleptic Gregorian), so the CLI needs no date crate.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem / 60) % 60, rem % 60)
+}
+
+/// Render incidents as a table.
+pub fn table(rows: &[IncidentRow]) -> String {
+    if rows.is_empty() {
+        return "no incidents\n".into();
+    }
+    let mut s = format!("{:<22} {:<10} {:<20} {:<9} {:<8} {:<20} {:<20} {:>5}  {}\n", "id", "service", "kind", "status", "severity", "opened", "resolved", "peak", "action");
+    for r in rows {
+        s.push_str(&format!(
+            "{:<22} {:<10} {:<20} {:<9} {:<8} {:<20} {:<20} {:>5.2}  {}\n",
+            r.id,
+            r.service_id,
+            format!("{}{}", r.kind, if r.predicted { "*" } else { "" }),
+            r.status,
+            r.severity,
+            time(r.opened_at),
+            r.resolved_at.map(time).unwrap_or_else(|| "-".into()),
+            r.peak_score,
+            r.action.as_deref().unwrap_or("-")
+        ));
+    }
+    s.push_str("(* opened on a prediction)\n");
+    s
+}
+
+/// List incidents at `url`.
+pub async fn list(url: &str, limit: i64) -> anyhow::Result<Vec<IncidentRow>> {
+    let pool = store::connect(url).await.map_err(|e| anyhow::anyhow!("cannot open the incident store at {url}: {e}"))?;
+    let rows = store::list_incidents(&pool, limit).await?;
+    pool.close().await;
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formats_times() {
+        assert_eq!(super::time(1_795_953_600_000), "2026-11-29T12:00:00Z");
+        assert_eq!(super::time(0), "1970-01-01T00:00:00Z");
+    }
+}

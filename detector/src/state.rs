@@ -1,0 +1,83 @@
+//! Per-service alert state with hysteresis, and the recent health trend.
+
+use std::collections::VecDeque;
+
+use homeostat_schemas::{AlertState as Wire, Timestamp};
+
+use crate::DetectorConfig;
+
+/// Alert state of one service.
+#[derive(Debug, Default)]
+pub struct AlertState {
+    /// True while the alert fires.
+    pub firing: bool,
+    above: u32,
+    below: u32,
+    recent: VecDeque<(Timestamp, f64)>,
+}
+
+impl AlertState {
+    /// Fold in a window's score; return the state change, if any.
+    pub fn observe(&mut self, score: f64, t: Timestamp, cfg: &DetectorConfig) -> Option<Wire> {
+        self.recent.push_back((t, 1.0 - score));
+        while self.recent.len() > 6 {
+            self.recent.pop_front();
+        }
+        if score >= 0.5 {
+            self.above += 1;
+        } else {
+            self.above = 0;
+        }
+        if score < cfg.resolve_below {
+            self.below += 1;
+        } else {
+            self.below = 0;
+        }
+        if !self.firing && self.above >= cfg.fire_after {
+            self.firing = true;
+            self.below = 0;
+            return Some(Wire::Firing);
+        }
+        if self.firing && self.below >= cfg.resolve_after {
+            self.firing = false;
+            self.above = 0;
+            return Some(Wire::Resolved);
+        }
+        None
+    }
+
+    /// Least-squares slope of the health score over the recent windows, per minute.
+    pub fn trend_per_minute(&self) -> f64 {
+        let n = self.recent.len() as f64;
+        if n < 2.0 {
+            return 0.0;
+        }
+        let t0 = self.recent[0].0;
+        let xs: Vec<f64> = self.recent.iter().map(|(t, _)| (t - t0) as f64 / 60_000.0).collect();
+        let mx = xs.iter().sum::<f64>() / n;
+        let my = self.recent.iter().map(|r| r.1).sum::<f64>() / n;
+        let sxy: f64 = xs.iter().zip(&self.recent).map(|(x, r)| (x - mx) * (r.1 - my)).sum();
+        let sxx: f64 = xs.iter().map(|x| (x - mx) * (x - mx)).sum();
+        if sxx > 0.0 { sxy / sxx } else { 0.0 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fires_after_consecutive_highs_and_resolves_after_consecutive_lows() {
+        let cfg = DetectorConfig { fire_after: 2, resolve_after: 3, resolve_below: 0.3, ..DetectorConfig::default() };
+        let mut s = AlertState::default();
+        assert_eq!(s.observe(0.9, 0, &cfg), None);
+        assert_eq!(s.observe(0.1, 1, &cfg), None, "one high window does not fire");
+        assert_eq!(s.observe(0.9, 2, &cfg), None);
+        assert_eq!(s.observe(0.8, 3, &cfg), Some(Wire::Firing));
+        assert_eq!(s.observe(0.2, 4, &cfg), None);
+        assert_eq!(s.observe(0.4, 5, &cfg), None, "between thresholds: no flapping, count restarts");
+        assert_eq!(s.observe(0.2, 6, &cfg), None);
+        assert_eq!(s.observe(0.2, 7, &cfg), None);
+        assert_eq!(s.observe(0.2, 8, &cfg), Some(Wire::Resolved));
+    }
+}
