@@ -117,7 +117,7 @@ pub async fn migrate(pool: &AnyPool) -> Result<(), StoreError> {
             if body.trim().is_empty() {
                 continue;
             }
-            sqlx::query(&body).execute(&mut *tx).await?;
+            sqlx::query(sqlx::AssertSqlSafe(body)).execute(&mut *tx).await?;
         }
         sqlx::query("INSERT INTO homeostat_migrations (version, applied_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
             .bind(*version)

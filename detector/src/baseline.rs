@@ -180,7 +180,7 @@ mod tests {
         assert_eq!(slow.contributions[0].feature, "latency_p99_ms");
         assert_eq!(slow.contributions[0].baseline, 100.0);
         let drop = m.score(&window(44, 100.0, 5.0));
-        assert!(drop.score > 0.99 && drop.contributions[0].feature == "request_rate_rps", "{drop:?}");
+        assert!(drop.score > 0.9 && drop.contributions[0].feature == "request_rate_rps", "{drop:?}");
     }
 
     #[test]

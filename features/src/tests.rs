@@ -102,7 +102,9 @@ fn ols(points: &[(f64, f64)]) -> f64 {
 fn close(f: F, expected: f64) {
     let w = fixture();
     let got = w.get(f).unwrap_or_else(|| panic!("{} undefined; window has {:?}", f.name(), w.features.keys().collect::<Vec<_>>()));
-    assert!((got - expected).abs() <= 1e-9 * expected.abs().max(1.0), "{}: got {got}, expected {expected}", f.name());
+    // Percentiles: the engine carries the interpolation weight at 10⁻⁶ resolution (see FEATURES.md).
+    let tol = if f.name().starts_with("latency_p") { 2e-6 } else { 1e-9 * expected.abs().max(1.0) };
+    assert!((got - expected).abs() <= tol, "{}: got {got}, expected {expected}", f.name());
 }
 
 macro_rules! known {
@@ -323,12 +325,14 @@ fn late_events_are_folded_or_dropped_by_the_rule() {
         late.event_time = T0 + 20_000;
         evs.push(late);
         f.process(evs, &mut out).await.expect("process");
-        // Far ahead: closes windows up to T0+95 s; then an event from before every open window.
+        // Far ahead: closes windows up to T0+95 s after the batch; then, in the next batch, an
+        // event from before every open window.
         let mut far = req(0);
         far.event_time = T0 + 100_000;
+        f.process(vec![far], &mut out).await.expect("process");
         let mut too_late = req(0);
         too_late.event_time = T0 + 1_000;
-        f.process(vec![far, too_late], &mut out).await.expect("process");
+        f.process(vec![too_late], &mut out).await.expect("process");
         out.drain()
     });
     let text = cx.metrics.render();

@@ -50,7 +50,7 @@ macro_rules! catalogue {
 }
 
 catalogue! {
-    LatencyP50 = ("latency_p50_ms", "ms", "latency", Window, "50th percentile of request latency in the window, exact, linear interpolation between closest ranks (position p·(n−1) in the sorted latencies); undefined with no requests."),
+    LatencyP50 = ("latency_p50_ms", "ms", "latency", Window, "50th percentile of request latency in the window, exact, linear interpolation between closest ranks (position p·(n−1) in the sorted latencies, the interpolation weight carried at 10⁻⁶ resolution); undefined with no requests."),
     LatencyP90 = ("latency_p90_ms", "ms", "latency", Window, "90th percentile of request latency, defined as latency_p50_ms."),
     LatencyP95 = ("latency_p95_ms", "ms", "latency", Window, "95th percentile of request latency, defined as latency_p50_ms."),
     LatencyP99 = ("latency_p99_ms", "ms", "latency", Window, "99th percentile of request latency, defined as latency_p50_ms."),

@@ -63,7 +63,7 @@ async fn memory_leak_end_to_end_over_kafka_postgres_and_influxdb() {
     let admin = sqlx::PgPool::connect(&format!("{PG}/postgres")).await.expect(
         "PostgreSQL is not reachable on 127.0.0.1:5432; start it with scripts/services.sh up",
     );
-    sqlx::query(&format!("CREATE DATABASE {run}")).execute(&admin).await.expect("create database");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {run}"))).execute(&admin).await.expect("create database");
     let db_url = format!("{PG}/{run}");
 
     let mut env: Vec<(String, String)> = vec![
@@ -245,7 +245,7 @@ async fn memory_leak_end_to_end_over_kafka_postgres_and_influxdb() {
         assert_eq!(code, Some(0), "{} did not stop cleanly; log:\n{}", p.name, p.log_tail(20));
     }
     pool.close().await;
-    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {run}")).execute(&admin).await;
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {run}"))).execute(&admin).await;
     let _ = client.post(format!("{INFLUX}/query")).form(&[("q", format!("DROP DATABASE \"{run}\""))]).send().await;
 }
 
