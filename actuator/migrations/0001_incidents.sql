@@ -7,7 +7,7 @@ CREATE TABLE IF NOT EXISTS incidents (
     status TEXT NOT NULL,
     severity TEXT NOT NULL,
     summary TEXT NOT NULL,
-    predicted BOOLEAN NOT NULL,
+    predicted BIGINT NOT NULL,       -- 1 when opened on a prediction
     opened_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
     resolved_at BIGINT,

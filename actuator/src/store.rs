@@ -140,7 +140,7 @@ pub async fn open_incident(pool: &AnyPool, i: &NewIncident<'_>) -> Result<bool, 
     .bind(i.kind)
     .bind(i.severity)
     .bind(i.summary)
-    .bind(i.predicted)
+    .bind(i64::from(i.predicted))
     .bind(i.opened_at)
     .bind(i.opened_at)
     .bind(i.score)
@@ -273,7 +273,7 @@ pub async fn list_incidents(pool: &AnyPool, limit: i64) -> Result<Vec<IncidentRo
             status: r.try_get("status")?,
             severity: r.try_get("severity")?,
             summary: r.try_get("summary")?,
-            predicted: r.try_get("predicted")?,
+            predicted: r.try_get::<i64, _>("predicted")? != 0,
             opened_at: r.try_get("opened_at")?,
             resolved_at: r.try_get("resolved_at")?,
             peak_score: r.try_get("peak_score")?,

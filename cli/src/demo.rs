@@ -14,6 +14,7 @@ use homeostat_sim::{Fault, FaultLabel, Fleet, FleetConfig};
 use runtime::memory::{Bus, SimClock, run_stage};
 use runtime::{Stage, StageContext};
 
+
 use crate::view::View;
 
 /// Demo settings.
@@ -113,12 +114,13 @@ pub async fn run(opts: DemoOptions, mut stop: runtime::shutdown::Shutdown) -> an
     let pool = actuator.pool().clone();
 
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(run_stage(ingest, rx_ingest, bus.router(), clock.clone(), tick, batch));
-    tasks.spawn(run_stage(features, rx_features, bus.router(), clock.clone(), tick, batch));
-    tasks.spawn(run_stage(detector, rx_detector, bus.router(), clock.clone(), tick, batch));
-    tasks.spawn(run_stage(predictor, rx_predictor, bus.router(), clock.clone(), tick, batch));
-    tasks.spawn(run_stage(actuator, rx_actuator, bus.router(), clock.clone(), tick, batch));
-    let sim_router = bus.router();
+    use topics::*;
+    tasks.spawn(run_stage(ingest, rx_ingest, bus.router(&[TELEMETRY_V1, TELEMETRY_DLQ]), clock.clone(), tick, batch));
+    tasks.spawn(run_stage(features, rx_features, bus.router(&[FEATURES_V1, TELEMETRY_DLQ]), clock.clone(), tick, batch));
+    tasks.spawn(run_stage(detector, rx_detector, bus.router(&[ANOMALIES_V1, ALERTS_V1, TELEMETRY_DLQ]), clock.clone(), tick, batch));
+    tasks.spawn(run_stage(predictor, rx_predictor, bus.router(&[PREDICTIONS_V1, TELEMETRY_DLQ]), clock.clone(), tick, batch));
+    tasks.spawn(run_stage(actuator, rx_actuator, bus.router(&[ACTIONS_V1, INCIDENTS_V1, TELEMETRY_DLQ]), clock.clone(), tick, batch));
+    let sim_router = bus.router(&[TELEMETRY_RAW]);
     drop(bus);
 
     let mut view = View::new(opts.live, labels.clone(), start, opts.services);

@@ -37,9 +37,11 @@ impl Bus {
         rx
     }
 
-    /// A publisher onto the bus. Its channels close when every router holding them is dropped.
-    pub fn router(&self) -> Router {
-        Router { routes: self.routes.clone(), offsets: self.offsets.clone() }
+    /// A publisher onto `topics` (the topics its holder writes). A subscriber's channel closes
+    /// when every router holding it is dropped, which is how shutdown cascades downstream.
+    pub fn router(&self, topics: &[&str]) -> Router {
+        let routes = self.routes.iter().filter(|(t, _)| topics.contains(&t.as_str())).map(|(t, s)| (t.clone(), s.clone())).collect();
+        Router { routes, offsets: self.offsets.clone(), allowed: topics.iter().map(|t| (*t).to_owned()).collect() }
     }
 }
 
@@ -48,11 +50,16 @@ impl Bus {
 pub struct Router {
     routes: HashMap<String, Vec<mpsc::Sender<SourceRecord>>>,
     offsets: Arc<std::sync::Mutex<HashMap<String, i64>>>,
+    allowed: Vec<String>,
 }
 
 impl Router {
     /// Publish one record to every subscriber of `topic` (waits when a subscriber is full).
     pub async fn publish(&self, topic: &str, key: &str, payload: Vec<u8>) {
+        if !self.allowed.iter().any(|t| t == topic) {
+            tracing::error!(topic, "wiring bug: this stage's router does not publish to the topic; record not delivered");
+            return;
+        }
         let offset = {
             let mut o = self.offsets.lock().unwrap_or_else(|p| p.into_inner());
             let e = o.entry(topic.to_owned()).or_insert(0);

@@ -143,6 +143,9 @@ struct Instance {
     base_memory: f64,
     down_until: Option<i64>,
     next_sample: i64,
+    served_since_sample: u32,
+    busy_ms_since_sample: f64,
+    secs_since_sample: u32,
 }
 
 /// The running fleet.
@@ -165,7 +168,7 @@ impl Fleet {
                 (0..cfg.instances)
                     .map(|_| {
                         let base = 0.3 + 0.1 * rng.uniform();
-                        Instance { memory_ratio: base, base_memory: base, down_until: None, next_sample: cfg.start_ms }
+                        Instance { memory_ratio: base, base_memory: base, down_until: None, next_sample: cfg.start_ms, served_since_sample: 0, busy_ms_since_sample: 0.0, secs_since_sample: 0 }
                     })
                     .collect()
             })
@@ -288,9 +291,18 @@ impl Fleet {
                     out.push((svc.name.clone(), rec.to_string().into_bytes()));
                 }
                 let inst = &mut self.instances[si][ii];
+                inst.served_since_sample += n;
+                inst.busy_ms_since_sample += busy_ms;
+                inst.secs_since_sample += 1;
                 if !down && t0 >= inst.next_sample {
                     inst.next_sample = t0 + self.cfg.resource_interval_s as i64 * 1000;
-                    let load = n as f64 / (self.cfg.rps_per_instance * 1.35).max(1e-9);
+                    // CPU and connections are averages over the sampling interval, as agents report them.
+                    let secs = f64::from(inst.secs_since_sample.max(1));
+                    let load = f64::from(inst.served_since_sample) / secs / (self.cfg.rps_per_instance * 1.35).max(1e-9);
+                    let busy_ms = inst.busy_ms_since_sample / secs;
+                    inst.served_since_sample = 0;
+                    inst.busy_ms_since_sample = 0.0;
+                    inst.secs_since_sample = 0;
                     let cpu = (0.15 + 0.35 * load + 0.03 * self.rng.normal()).clamp(0.01, 4.0);
                     let mem = (inst.memory_ratio + 0.003 * self.rng.normal()).clamp(0.01, 1.0);
                     let limit: u64 = 2 * 1024 * 1024 * 1024;

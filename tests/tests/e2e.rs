@@ -158,7 +158,7 @@ async fn memory_leak_end_to_end_over_kafka_postgres_and_influxdb() {
     let kind: String = incident.try_get("kind").expect("kind");
     let opened_at: i64 = incident.try_get("opened_at").expect("opened_at");
     let fault_start = summary["labels"][0]["start_ms"].as_i64().expect("label");
-    eprintln!("incident {kind} (predicted: {:?}) opened {} s after the leak began", incident.try_get::<bool, _>("predicted").ok(), (opened_at - fault_start) / 1000);
+    eprintln!("incident {kind} (predicted: {:?}) opened {} s after the leak began", incident.try_get::<i64, _>("predicted").ok(), (opened_at - fault_start) / 1000);
     assert_eq!(kind, "memory_leak");
     assert!(opened_at >= fault_start, "opened before the fault began");
     let inc_id: String = incident.try_get("id").expect("id");
