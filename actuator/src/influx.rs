@@ -49,8 +49,11 @@ pub fn escape_tag(s: &str) -> String {
 /// One line: `measurement,tag=v,… field=1.5,… <ms>`; non-finite fields are skipped. `None`
 /// when no field is left.
 pub fn line(measurement: &str, tags: &[(&str, &str)], fields: &[(&str, f64)], t_ms: i64) -> Option<String> {
-    let fields: Vec<String> =
-        fields.iter().filter(|(_, v)| v.is_finite()).map(|(k, v)| format!("{}={v:?}", escape_tag(k))).collect();
+    let fields: Vec<String> = fields
+        .iter()
+        .filter(|(_, v)| v.is_finite())
+        .map(|(k, v)| format!("{}={v:?}", escape_tag(k)))
+        .collect();
     if fields.is_empty() {
         return None;
     }
@@ -77,11 +80,18 @@ pub struct InfluxWriter {
 impl InfluxWriter {
     /// A writer; nothing is sent until [`flush`](Self::flush).
     pub fn new(cfg: InfluxConfig, metrics: &runtime::Metrics) -> Self {
-        let client = reqwest::Client::builder().timeout(Duration::from_millis(cfg.timeout_ms)).build().unwrap_or_default();
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_millis(cfg.timeout_ms))
+            .build()
+            .unwrap_or_default();
         Self {
             client,
             buffer: VecDeque::new(),
-            dropped: metrics.counter("influx_points_dropped_total", "", "Points dropped past the buffer bound."),
+            dropped: metrics.counter(
+                "influx_points_dropped_total",
+                "",
+                "Points dropped past the buffer bound.",
+            ),
             written: metrics.counter("influx_points_written_total", "", "Points acknowledged by InfluxDB."),
             failures: metrics.counter("influx_write_failures_total", "", "Failed write requests (retried)."),
             backoff_until: None,
@@ -111,7 +121,10 @@ impl InfluxWriter {
     fn write_url(&self) -> String {
         let base = self.cfg.url.trim_end_matches('/');
         if self.cfg.api == "v2" {
-            format!("{base}/api/v2/write?org={}&bucket={}&precision=ms", self.cfg.org, self.cfg.bucket)
+            format!(
+                "{base}/api/v2/write?org={}&bucket={}&precision=ms",
+                self.cfg.org, self.cfg.bucket
+            )
         } else {
             format!("{base}/write?db={}&precision=ms", self.cfg.database)
         }
@@ -124,7 +137,13 @@ impl InfluxWriter {
         }
         let url = format!("{}/query", self.cfg.url.trim_end_matches('/'));
         let q = format!("CREATE DATABASE \"{}\"", self.cfg.database.replace('"', ""));
-        let resp = self.client.post(url).form(&[("q", q.as_str())]).send().await.map_err(|e| e.to_string())?;
+        let resp = self
+            .client
+            .post(url)
+            .form(&[("q", q.as_str())])
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         if resp.status().is_success() {
             self.db_ready = true;
             Ok(())
@@ -149,7 +168,13 @@ impl InfluxWriter {
         let mut written = 0;
         while !self.buffer.is_empty() {
             let n = self.buffer.len().min(self.cfg.batch_size.max(1));
-            let body: String = self.buffer.iter().take(n).map(String::as_str).collect::<Vec<_>>().join("\n");
+            let body: String = self
+                .buffer
+                .iter()
+                .take(n)
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join("\n");
             let mut req = self.client.post(self.write_url()).body(body);
             if self.cfg.api == "v2" && !self.cfg.token.is_empty() {
                 req = req.header("Authorization", format!("Token {}", self.cfg.token));
@@ -196,8 +221,16 @@ mod tests {
 
     #[test]
     fn line_protocol_escapes_and_skips_non_finite() {
-        let l = line("homeostat_features", &[("service", "a b,c")], &[("x", 1.5), ("y", f64::NAN), ("z", 2.0)], 42);
-        assert_eq!(l.as_deref(), Some("homeostat_features,service=a\\ b\\,c x=1.5,z=2.0 42"));
+        let l = line(
+            "homeostat_features",
+            &[("service", "a b,c")],
+            &[("x", 1.5), ("y", f64::NAN), ("z", 2.0)],
+            42,
+        );
+        assert_eq!(
+            l.as_deref(),
+            Some("homeostat_features,service=a\\ b\\,c x=1.5,z=2.0 42")
+        );
         assert_eq!(line("m", &[], &[("y", f64::INFINITY)], 1), None);
     }
 

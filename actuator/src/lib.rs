@@ -10,8 +10,8 @@ pub mod store;
 use std::collections::HashMap;
 
 use homeostat_schemas::{
-    ActionCommand, ActionMode, ActionResult, AnomalyScore, Contribution, FeatureWindow, IncidentEvent,
-    IncidentKind, IncidentStatus, Prediction, Severity, stable_id, topics,
+    ActionCommand, ActionMode, ActionResult, AnomalyScore, Contribution, FeatureWindow, IncidentEvent, IncidentKind,
+    IncidentStatus, Prediction, Severity, stable_id, topics,
 };
 use runtime::codec::{DecodeError, Input, Output, SourceRecord, decode_json, encode_json};
 use runtime::{BuildError, Counter, Emitter, Stage, StageContext, StageError};
@@ -55,14 +55,24 @@ pub enum ActuatorIn {
 }
 
 impl Input for ActuatorIn {
-    const TOPICS: &'static [&'static str] = &[topics::ANOMALIES_V1, topics::PREDICTIONS_V1, topics::FEATURES_V1, topics::ACTIONS_RESULTS_V1];
+    const TOPICS: &'static [&'static str] = &[
+        topics::ANOMALIES_V1,
+        topics::PREDICTIONS_V1,
+        topics::FEATURES_V1,
+        topics::ACTIONS_RESULTS_V1,
+    ];
     fn decode(rec: &SourceRecord) -> Result<Self, DecodeError> {
         Ok(match rec.topic.as_str() {
             topics::ANOMALIES_V1 => ActuatorIn::Anomaly(decode_json(rec)?),
             topics::PREDICTIONS_V1 => ActuatorIn::Prediction(decode_json(rec)?),
             topics::FEATURES_V1 => ActuatorIn::Features(decode_json(rec)?),
             topics::ACTIONS_RESULTS_V1 => ActuatorIn::Result(decode_json(rec)?),
-            other => return Err(DecodeError { code: "unexpected_topic", reason: format!("actuator does not read {other}") }),
+            other => {
+                return Err(DecodeError {
+                    code: "unexpected_topic",
+                    reason: format!("actuator does not read {other}"),
+                });
+            }
         })
     }
 }
@@ -96,6 +106,19 @@ impl Output for ActuatorOut {
     }
 }
 
+/// What opens an incident: the evidence and where it came from.
+struct Trigger<'a> {
+    service: &'a str,
+    kind: IncidentKind,
+    /// Id of the message that triggered it; the incident id derives from it.
+    cause_id: &'a str,
+    t: i64,
+    score: f64,
+    predicted: bool,
+    summary: String,
+    explanation: Vec<Contribution>,
+}
+
 struct Open {
     id: String,
     kind: IncidentKind,
@@ -121,10 +144,23 @@ fn transient(e: StoreError) -> StageError {
 impl Actuator {
     /// Connect to the store (running migrations) and load open incidents.
     pub async fn connect(cfg: ActuatorConfig, cx: &StageContext) -> Result<Self, BuildError> {
-        let pool = store::connect(&cfg.database_url).await.map_err(|e| BuildError::Unavailable(e.to_string()))?;
+        let pool = store::connect(&cfg.database_url)
+            .await
+            .map_err(|e| BuildError::Unavailable(e.to_string()))?;
         let mut open = HashMap::new();
-        for (svc, id, kind) in store::open_incidents(&pool).await.map_err(|e| BuildError::Unavailable(e.to_string()))? {
-            open.insert(svc, Open { id, kind: IncidentKind::parse(&kind).unwrap_or(IncidentKind::Anomaly), calm: 0, predicted: false });
+        for (svc, id, kind) in store::open_incidents(&pool)
+            .await
+            .map_err(|e| BuildError::Unavailable(e.to_string()))?
+        {
+            open.insert(
+                svc,
+                Open {
+                    id,
+                    kind: IncidentKind::parse(&kind).unwrap_or(IncidentKind::Anomaly),
+                    calm: 0,
+                    predicted: false,
+                },
+            );
         }
         let m = &cx.metrics;
         Ok(Self {
@@ -143,25 +179,42 @@ impl Actuator {
         &self.pool
     }
 
-    async fn open_incident(
-        &mut self,
-        service: &str,
-        kind: IncidentKind,
-        cause_id: &str,
-        t: i64,
-        score: f64,
-        predicted: bool,
-        summary: String,
-        explanation: Vec<Contribution>,
-        out: &mut Emitter<ActuatorOut>,
-    ) -> Result<(), StageError> {
+    async fn open_incident(&mut self, tr: Trigger<'_>, out: &mut Emitter<ActuatorOut>) -> Result<(), StageError> {
+        let Trigger {
+            service,
+            kind,
+            cause_id,
+            t,
+            score,
+            predicted,
+            summary,
+            explanation,
+        } = tr;
         let id = stable_id("inc", &[cause_id.as_bytes()]);
-        let severity = if score >= 0.9 || predicted { Severity::Critical } else { Severity::Warning };
-        let sev = if severity == Severity::Critical { "critical" } else { "warning" };
+        let severity = if score >= 0.9 || predicted {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        };
+        let sev = if severity == Severity::Critical {
+            "critical"
+        } else {
+            "warning"
+        };
         let expl = serde_json::to_string(&explanation).unwrap_or_default();
         store::open_incident(
             &self.pool,
-            &store::NewIncident { id: &id, service_id: service, kind: kind.as_str(), severity: sev, summary: &summary, predicted, opened_at: t, score, explanation: &expl },
+            &store::NewIncident {
+                id: &id,
+                service_id: service,
+                kind: kind.as_str(),
+                severity: sev,
+                summary: &summary,
+                predicted,
+                opened_at: t,
+                score,
+                explanation: &expl,
+            },
         )
         .await
         .map_err(transient)?;
@@ -182,7 +235,11 @@ impl Actuator {
                 service_id: service,
                 strategy: plan.strategy.as_str(),
                 mode: mode_name,
-                status: if self.cfg.mode == ActionMode::DryRun { "dry_run" } else { "published" },
+                status: if self.cfg.mode == ActionMode::DryRun {
+                    "dry_run"
+                } else {
+                    "published"
+                },
                 target: service,
                 parameters: &params,
                 rollback_plan: plan.rollback_plan,
@@ -222,7 +279,15 @@ impl Actuator {
             verification_window_s: self.cfg.verification_window_s,
             reason,
         }));
-        self.open.insert(service.to_owned(), Open { id, kind, calm: 0, predicted });
+        self.open.insert(
+            service.to_owned(),
+            Open {
+                id,
+                kind,
+                calm: 0,
+                predicted,
+            },
+        );
         Ok(())
     }
 
@@ -230,7 +295,11 @@ impl Actuator {
         if let Some(l) = line(
             "homeostat_scores",
             &[("service", &a.service_id)],
-            &[("anomaly_score", a.anomaly_score), ("health_score", a.health_score), ("degradation_trend", a.degradation_trend)],
+            &[
+                ("anomaly_score", a.anomaly_score),
+                ("health_score", a.health_score),
+                ("degradation_trend", a.degradation_trend),
+            ],
             a.event_time,
         ) {
             self.influx.push(l);
@@ -242,13 +311,25 @@ impl Actuator {
                     Some(c) => format!("{} {:.4} against baseline {:.4}", c.feature, c.value, c.baseline),
                     None => "anomalous".to_owned(),
                 };
-                self.open_incident(&a.service_id, kind, &a.id, a.event_time, a.anomaly_score, false, summary, a.top_features.clone(), out).await?;
+                let tr = Trigger {
+                    service: &a.service_id,
+                    kind,
+                    cause_id: &a.id,
+                    t: a.event_time,
+                    score: a.anomaly_score,
+                    predicted: false,
+                    summary,
+                    explanation: a.top_features.clone(),
+                };
+                self.open_incident(tr, out).await?;
             }
             None => {}
             Some(o) if a.alerting || a.anomaly_score >= 0.5 => {
                 o.calm = 0;
                 let id = o.id.clone();
-                store::touch_incident(&self.pool, &id, a.event_time, a.anomaly_score).await.map_err(transient)?;
+                store::touch_incident(&self.pool, &id, a.event_time, a.anomaly_score)
+                    .await
+                    .map_err(transient)?;
             }
             Some(o) => {
                 o.calm += 1;
@@ -262,8 +343,17 @@ impl Actuator {
         Ok(())
     }
 
-    async fn resolve(&mut self, service: &str, id: &str, kind: IncidentKind, t: i64, out: &mut Emitter<ActuatorOut>) -> Result<(), StageError> {
-        store::resolve_incident(&self.pool, id, t, "indicators back within baseline").await.map_err(transient)?;
+    async fn resolve(
+        &mut self,
+        service: &str,
+        id: &str,
+        kind: IncidentKind,
+        t: i64,
+        out: &mut Emitter<ActuatorOut>,
+    ) -> Result<(), StageError> {
+        store::resolve_incident(&self.pool, id, t, "indicators back within baseline")
+            .await
+            .map_err(transient)?;
         self.open.remove(service);
         self.resolved.inc();
         tracing::info!(service, incident = %id, "incident resolved");
@@ -284,13 +374,26 @@ impl Actuator {
     }
 
     async fn on_prediction(&mut self, p: &Prediction, out: &mut Emitter<ActuatorOut>) -> Result<(), StageError> {
-        let mut fields: Vec<(String, f64)> =
-            p.horizons.iter().map(|h| (format!("failure_probability_{}m", h.horizon_minutes), h.failure_probability)).collect();
+        let mut fields: Vec<(String, f64)> = p
+            .horizons
+            .iter()
+            .map(|h| {
+                (
+                    format!("failure_probability_{}m", h.horizon_minutes),
+                    h.failure_probability,
+                )
+            })
+            .collect();
         if let Some(t) = p.predicted_failure_time {
             fields.push(("seconds_to_failure".into(), (t - p.event_time) as f64 / 1000.0));
         }
         let fields: Vec<(&str, f64)> = fields.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-        if let Some(l) = line("homeostat_predictions", &[("service", &p.service_id)], &fields, p.event_time) {
+        if let Some(l) = line(
+            "homeostat_predictions",
+            &[("service", &p.service_id)],
+            &fields,
+            p.event_time,
+        ) {
             self.influx.push(l);
         }
         let prob = p.probability(self.cfg.predict_horizon_min);
@@ -310,7 +413,17 @@ impl Actuator {
                     baseline: p.threshold.unwrap_or(0.0),
                     deviation: p.slope_per_s.unwrap_or(0.0),
                 }];
-                self.open_incident(&p.service_id, kind, &p.id, p.event_time, prob, true, summary, expl, out).await?;
+                let tr = Trigger {
+                    service: &p.service_id,
+                    kind,
+                    cause_id: &p.id,
+                    t: p.event_time,
+                    score: prob,
+                    predicted: true,
+                    summary,
+                    explanation: expl,
+                };
+                self.open_incident(tr, out).await?;
             }
             Some(o) if o.predicted && prob < 0.1 => {
                 // The forecast cleared; let calm detector windows resolve it from here.
@@ -323,7 +436,12 @@ impl Actuator {
 
     fn on_features(&mut self, w: &FeatureWindow) {
         let fields: Vec<(&str, f64)> = w.features.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-        if let Some(l) = line("homeostat_features", &[("service", &w.service_id)], &fields, w.event_time) {
+        if let Some(l) = line(
+            "homeostat_features",
+            &[("service", &w.service_id)],
+            &fields,
+            w.event_time,
+        ) {
             self.influx.push(l);
         }
     }
@@ -375,7 +493,10 @@ impl Stage for Actuator {
     async fn shutdown(&mut self, _out: &mut Emitter<ActuatorOut>) -> Result<(), StageError> {
         self.influx.flush().await;
         if self.influx.pending() > 0 {
-            tracing::warn!(points = self.influx.pending(), "InfluxDB unreachable at shutdown; these points are lost");
+            tracing::warn!(
+                points = self.influx.pending(),
+                "InfluxDB unreachable at shutdown; these points are lost"
+            );
         }
         Ok(())
     }

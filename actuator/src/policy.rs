@@ -57,7 +57,10 @@ pub fn plan(kind: IncidentKind) -> Plan {
     match kind {
         IncidentKind::MemoryLeak => Plan {
             strategy: Strategy::ServiceRestart,
-            parameters: params(&[("max_unavailable_percent", json!(34)), ("order", json!("highest_memory_first"))]),
+            parameters: params(&[
+                ("max_unavailable_percent", json!(34)),
+                ("order", json!("highest_memory_first")),
+            ]),
             rollback_plan: "nothing to undo: a restart returns instances to their deployed state; if the service gets worse, escalate",
         },
         IncidentKind::LatencyDegradation => Plan {
@@ -93,12 +96,20 @@ mod tests {
     use super::*;
 
     fn c(f: &str) -> Contribution {
-        Contribution { feature: f.into(), value: 1.0, baseline: 0.0, deviation: 10.0 }
+        Contribution {
+            feature: f.into(),
+            value: 1.0,
+            baseline: 0.0,
+            deviation: 10.0,
+        }
     }
 
     #[test]
     fn classifies_by_strongest_feature() {
-        assert_eq!(classify(&[c("memory_max_ratio"), c("latency_p99_ms")]), IncidentKind::MemoryLeak);
+        assert_eq!(
+            classify(&[c("memory_max_ratio"), c("latency_p99_ms")]),
+            IncidentKind::MemoryLeak
+        );
         assert_eq!(classify(&[c("latency_p99_ms")]), IncidentKind::LatencyDegradation);
         assert_eq!(classify(&[c("error_rate")]), IncidentKind::ErrorBurst);
         assert_eq!(classify(&[c("request_rate_rps")]), IncidentKind::ServiceDown);
@@ -108,7 +119,14 @@ mod tests {
 
     #[test]
     fn every_kind_has_a_plan_with_a_rollback() {
-        for k in [IncidentKind::MemoryLeak, IncidentKind::LatencyDegradation, IncidentKind::ErrorBurst, IncidentKind::ServiceDown, IncidentKind::Saturation, IncidentKind::Anomaly] {
+        for k in [
+            IncidentKind::MemoryLeak,
+            IncidentKind::LatencyDegradation,
+            IncidentKind::ErrorBurst,
+            IncidentKind::ServiceDown,
+            IncidentKind::Saturation,
+            IncidentKind::Anomaly,
+        ] {
             assert!(!plan(k).rollback_plan.is_empty());
         }
         assert_eq!(plan(IncidentKind::MemoryLeak).strategy, Strategy::ServiceRestart);

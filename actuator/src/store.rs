@@ -103,17 +103,26 @@ pub async fn connect(url: &str) -> Result<AnyPool, StoreError> {
 
 /// Apply the embedded migrations that have not run yet.
 pub async fn migrate(pool: &AnyPool) -> Result<(), StoreError> {
-    sqlx::query("CREATE TABLE IF NOT EXISTS homeostat_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS homeostat_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    )
+    .execute(pool)
+    .await?;
     for (version, sql) in MIGRATIONS {
-        let done = sqlx::query("SELECT version FROM homeostat_migrations WHERE version = $1").bind(*version).fetch_optional(pool).await?;
+        let done = sqlx::query("SELECT version FROM homeostat_migrations WHERE version = $1")
+            .bind(*version)
+            .fetch_optional(pool)
+            .await?;
         if done.is_some() {
             continue;
         }
         let mut tx = pool.begin().await?;
         for stmt in sql.split(';') {
-            let body: String = stmt.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n");
+            let body: String = stmt
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n");
             if body.trim().is_empty() {
                 continue;
             }
@@ -148,12 +157,27 @@ pub async fn open_incident(pool: &AnyPool, i: &NewIncident<'_>) -> Result<bool, 
     .execute(pool)
     .await?
     .rows_affected();
-    add_event(pool, &format!("{}-opened", i.id), i.id, i.opened_at, "opened", i.summary).await?;
+    add_event(
+        pool,
+        &format!("{}-opened", i.id),
+        i.id,
+        i.opened_at,
+        "opened",
+        i.summary,
+    )
+    .await?;
     Ok(n > 0)
 }
 
 /// Append a timeline event (no-op when it exists).
-pub async fn add_event(pool: &AnyPool, id: &str, incident_id: &str, t: i64, kind: &str, detail: &str) -> Result<(), StoreError> {
+pub async fn add_event(
+    pool: &AnyPool,
+    id: &str,
+    incident_id: &str,
+    t: i64,
+    kind: &str,
+    detail: &str,
+) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO incident_events (id, incident_id, event_time, kind, detail) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
         .bind(id)
         .bind(incident_id)
@@ -180,12 +204,14 @@ pub async fn touch_incident(pool: &AnyPool, id: &str, t: i64, score: f64) -> Res
 
 /// Mark an incident resolved and record the event.
 pub async fn resolve_incident(pool: &AnyPool, id: &str, t: i64, detail: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE incidents SET status = 'resolved', resolved_at = $1, updated_at = $2 WHERE id = $3 AND status = 'open'")
-        .bind(t)
-        .bind(t)
-        .bind(id)
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "UPDATE incidents SET status = 'resolved', resolved_at = $1, updated_at = $2 WHERE id = $3 AND status = 'open'",
+    )
+    .bind(t)
+    .bind(t)
+    .bind(id)
+    .execute(pool)
+    .await?;
     add_event(pool, &format!("{id}-resolved"), id, t, "resolved", detail).await
 }
 
@@ -209,12 +235,23 @@ pub async fn insert_action(pool: &AnyPool, a: &NewAction<'_>) -> Result<(), Stor
     .bind(a.decided_at)
     .execute(pool)
     .await?;
-    add_event(pool, &format!("{}-decided", a.id), a.incident_id, a.decided_at, "action", &format!("{} ({})", a.strategy, a.mode)).await
+    add_event(
+        pool,
+        &format!("{}-decided", a.id),
+        a.incident_id,
+        a.decided_at,
+        "action",
+        &format!("{} ({})", a.strategy, a.mode),
+    )
+    .await
 }
 
 /// Record an executor's result and set the action's status.
 pub async fn record_result(pool: &AnyPool, r: &homeostat_schemas::ActionResult) -> Result<(), StoreError> {
-    let status = serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let status = serde_json::to_value(r.status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
     let n = sqlx::query("INSERT INTO action_results (id, action_id, status, executor, detail, event_time) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING")
         .bind(&r.id)
         .bind(&r.action_id)
@@ -239,7 +276,15 @@ pub async fn record_result(pool: &AnyPool, r: &homeostat_schemas::ActionResult) 
             .map(|row| row.try_get::<String, _>("incident_id"))
             .transpose()?;
         if let Some(inc) = incident {
-            add_event(pool, &format!("{}-result", r.id), &inc, r.event_time, "action_result", &format!("{status} by {}: {}", r.executor, r.detail)).await?;
+            add_event(
+                pool,
+                &format!("{}-result", r.id),
+                &inc,
+                r.event_time,
+                "action_result",
+                &format!("{status} by {}: {}", r.executor, r.detail),
+            )
+            .await?;
         }
     }
     Ok(())
@@ -247,7 +292,9 @@ pub async fn record_result(pool: &AnyPool, r: &homeostat_schemas::ActionResult) 
 
 /// Open incidents: (service, incident id, kind).
 pub async fn open_incidents(pool: &AnyPool) -> Result<Vec<(String, String, String)>, StoreError> {
-    let rows = sqlx::query("SELECT service_id, id, kind FROM incidents WHERE status = 'open' ORDER BY opened_at").fetch_all(pool).await?;
+    let rows = sqlx::query("SELECT service_id, id, kind FROM incidents WHERE status = 'open' ORDER BY opened_at")
+        .fetch_all(pool)
+        .await?;
     rows.iter()
         .map(|r| Ok((r.try_get("service_id")?, r.try_get("id")?, r.try_get("kind")?)))
         .collect::<Result<_, sqlx::Error>>()

@@ -14,7 +14,6 @@ use homeostat_sim::{Fault, FaultLabel, Fleet, FleetConfig};
 use runtime::memory::{Bus, SimClock, run_stage};
 use runtime::{Stage, StageContext};
 
-
 use crate::view::View;
 
 /// Demo settings.
@@ -63,7 +62,9 @@ pub struct DemoReport {
 impl DemoReport {
     /// Every fault detected with an incident of the right kind.
     pub fn all_detected(&self) -> bool {
-        self.outcomes.iter().all(|o| o.incident.as_ref().is_some_and(|i| i.0 == o.label.incident_kind))
+        self.outcomes
+            .iter()
+            .all(|o| o.incident.as_ref().is_some_and(|i| i.0 == o.label.incident_kind))
     }
 }
 
@@ -95,9 +96,24 @@ pub async fn run(opts: DemoOptions, mut stop: runtime::shutdown::Shutdown) -> an
     let rx_features = bus.subscribe(&[topics::TELEMETRY_V1], cap);
     let rx_detector = bus.subscribe(&[topics::FEATURES_V1], cap);
     let rx_predictor = bus.subscribe(&[topics::FEATURES_V1], cap);
-    let rx_actuator = bus.subscribe(&[topics::ANOMALIES_V1, topics::PREDICTIONS_V1, topics::FEATURES_V1, topics::ACTIONS_RESULTS_V1], cap);
+    let rx_actuator = bus.subscribe(
+        &[
+            topics::ANOMALIES_V1,
+            topics::PREDICTIONS_V1,
+            topics::FEATURES_V1,
+            topics::ACTIONS_RESULTS_V1,
+        ],
+        cap,
+    );
     let rx_view = bus.subscribe(
-        &[topics::ANOMALIES_V1, topics::ALERTS_V1, topics::PREDICTIONS_V1, topics::INCIDENTS_V1, topics::ACTIONS_V1, topics::TELEMETRY_DLQ],
+        &[
+            topics::ANOMALIES_V1,
+            topics::ALERTS_V1,
+            topics::PREDICTIONS_V1,
+            topics::INCIDENTS_V1,
+            topics::ACTIONS_V1,
+            topics::TELEMETRY_DLQ,
+        ],
         cap,
     );
     let clock = SimClock::default();
@@ -115,11 +131,46 @@ pub async fn run(opts: DemoOptions, mut stop: runtime::shutdown::Shutdown) -> an
 
     let mut tasks = tokio::task::JoinSet::new();
     use topics::*;
-    tasks.spawn(run_stage(ingest, rx_ingest, bus.router(&[TELEMETRY_V1, TELEMETRY_DLQ]), clock.clone(), tick, batch));
-    tasks.spawn(run_stage(features, rx_features, bus.router(&[FEATURES_V1, TELEMETRY_DLQ]), clock.clone(), tick, batch));
-    tasks.spawn(run_stage(detector, rx_detector, bus.router(&[ANOMALIES_V1, ALERTS_V1, TELEMETRY_DLQ]), clock.clone(), tick, batch));
-    tasks.spawn(run_stage(predictor, rx_predictor, bus.router(&[PREDICTIONS_V1, TELEMETRY_DLQ]), clock.clone(), tick, batch));
-    tasks.spawn(run_stage(actuator, rx_actuator, bus.router(&[ACTIONS_V1, INCIDENTS_V1, TELEMETRY_DLQ]), clock.clone(), tick, batch));
+    tasks.spawn(run_stage(
+        ingest,
+        rx_ingest,
+        bus.router(&[TELEMETRY_V1, TELEMETRY_DLQ]),
+        clock.clone(),
+        tick,
+        batch,
+    ));
+    tasks.spawn(run_stage(
+        features,
+        rx_features,
+        bus.router(&[FEATURES_V1, TELEMETRY_DLQ]),
+        clock.clone(),
+        tick,
+        batch,
+    ));
+    tasks.spawn(run_stage(
+        detector,
+        rx_detector,
+        bus.router(&[ANOMALIES_V1, ALERTS_V1, TELEMETRY_DLQ]),
+        clock.clone(),
+        tick,
+        batch,
+    ));
+    tasks.spawn(run_stage(
+        predictor,
+        rx_predictor,
+        bus.router(&[PREDICTIONS_V1, TELEMETRY_DLQ]),
+        clock.clone(),
+        tick,
+        batch,
+    ));
+    tasks.spawn(run_stage(
+        actuator,
+        rx_actuator,
+        bus.router(&[ACTIONS_V1, INCIDENTS_V1, TELEMETRY_DLQ]),
+        clock.clone(),
+        tick,
+        batch,
+    ));
     let sim_router = bus.router(&[TELEMETRY_RAW]);
     drop(bus);
 
@@ -178,10 +229,22 @@ pub async fn run(opts: DemoOptions, mut stop: runtime::shutdown::Shutdown) -> an
             .filter(|r| r.service_id == l.service && r.opened_at >= l.start_ms - 60_000 && r.opened_at <= l.end_ms)
             .min_by_key(|r| r.opened_at)
             .map(|r| (r.kind.clone(), r.opened_at, r.action.clone()));
-        outcomes.push(Outcome { label: l.clone(), incident: inc });
+        outcomes.push(Outcome {
+            label: l.clone(),
+            incident: inc,
+        });
     }
     let faulty: Vec<&str> = labels.iter().map(|l| l.service.as_str()).collect();
-    let false_incidents = rows.iter().filter(|r| !faulty.contains(&r.service_id.as_str())).map(|r| format!("{} {} at {}", r.service_id, r.kind, r.opened_at)).collect();
+    let false_incidents = rows
+        .iter()
+        .filter(|r| !faulty.contains(&r.service_id.as_str()))
+        .map(|r| format!("{} {} at {}", r.service_id, r.kind, r.opened_at))
+        .collect();
     pool.close().await;
-    Ok(DemoReport { outcomes, false_incidents, records: fleet.produced(), interrupted })
+    Ok(DemoReport {
+        outcomes,
+        false_incidents,
+        records: fleet.produced(),
+        interrupted,
+    })
 }

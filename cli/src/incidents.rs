@@ -18,7 +18,12 @@ pub fn time(ms: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem / 60) % 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
 }
 
 /// Render incidents as a table.
@@ -26,7 +31,10 @@ pub fn table(rows: &[IncidentRow]) -> String {
     if rows.is_empty() {
         return "no incidents\n".into();
     }
-    let mut s = format!("{:<22} {:<10} {:<20} {:<9} {:<8} {:<20} {:<20} {:>5}  {}\n", "id", "service", "kind", "status", "severity", "opened", "resolved", "peak", "action");
+    let mut s = format!(
+        "{:<22} {:<10} {:<20} {:<9} {:<8} {:<20} {:<20} {:>5}  {}\n",
+        "id", "service", "kind", "status", "severity", "opened", "resolved", "peak", "action"
+    );
     for r in rows {
         s.push_str(&format!(
             "{:<22} {:<10} {:<20} {:<9} {:<8} {:<20} {:<20} {:>5.2}  {}\n",
@@ -47,7 +55,9 @@ pub fn table(rows: &[IncidentRow]) -> String {
 
 /// List incidents at `url`.
 pub async fn list(url: &str, limit: i64) -> anyhow::Result<Vec<IncidentRow>> {
-    let pool = store::connect(url).await.map_err(|e| anyhow::anyhow!("cannot open the incident store at {url}: {e}"))?;
+    let pool = store::connect(url)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the incident store at {url}: {e}"))?;
     let rows = store::list_incidents(&pool, limit).await?;
     pool.close().await;
     Ok(rows)

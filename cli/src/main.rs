@@ -86,7 +86,11 @@ enum Cmd {
     /// List incidents, newest first.
     Incidents {
         /// Incident store: postgres://… or sqlite://FILE.
-        #[arg(long, env = "HOMEOSTAT__ACTUATOR__DATABASE_URL", default_value = "sqlite://homeostat-demo.sqlite")]
+        #[arg(
+            long,
+            env = "HOMEOSTAT__ACTUATOR__DATABASE_URL",
+            default_value = "sqlite://homeostat-demo.sqlite"
+        )]
         db: String,
         /// Most rows to show.
         #[arg(long, default_value_t = 50)]
@@ -110,14 +114,30 @@ enum Cmd {
 }
 
 fn parse_faults(specs: &[String]) -> anyhow::Result<Vec<homeostat_sim::Fault>> {
-    specs.iter().map(|s| homeostat_sim::parse_fault(s).map_err(anyhow::Error::msg)).collect()
+    specs
+        .iter()
+        .map(|s| homeostat_sim::parse_fault(s).map_err(anyhow::Error::msg))
+        .collect()
 }
 
 async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.cmd {
-        Cmd::Demo { duration, speed, services, faults, db, seed, plain, config } => {
+        Cmd::Demo {
+            duration,
+            speed,
+            services,
+            faults,
+            db,
+            seed,
+            plain,
+            config,
+        } => {
             let faults = if faults.is_empty() {
-                parse_faults(&["memory_leak:payments@8+20".into(), "latency_creep:search@22+10".into(), "error_burst:checkout@38+6".into()])?
+                parse_faults(&[
+                    "memory_leak:payments@8+20".into(),
+                    "latency_creep:search@22+10".into(),
+                    "error_burst:checkout@38+6".into(),
+                ])?
             } else {
                 parse_faults(&faults)?
             };
@@ -126,20 +146,46 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             if !live {
                 runtime::logging::init("plain", "warn");
             }
-            let opts = demo::DemoOptions { sim_minutes: duration as f64 * speed / 60.0, speed, services, faults, db: db.clone(), seed, live, config };
+            let opts = demo::DemoOptions {
+                sim_minutes: duration as f64 * speed / 60.0,
+                speed,
+                services,
+                faults,
+                db: db.clone(),
+                seed,
+                live,
+                config,
+            };
             let (_tx, stop) = runtime::shutdown::on_signals();
             let report = demo::run(opts, stop).await?;
-            println!("\nHomeostat demo: {} telemetry records simulated. Incidents are in {} (try `homeostat incidents --db sqlite://{}`).", report.records, db.display(), db.display());
-            println!("\n{:<22} {:<10} {:<22} {}", "injected fault", "service", "incident opened", "first action");
+            println!(
+                "\nHomeostat demo: {} telemetry records simulated. Incidents are in {} (try `homeostat incidents --db sqlite://{}`).",
+                report.records,
+                db.display(),
+                db.display()
+            );
+            println!(
+                "\n{:<22} {:<10} {:<22} first action",
+                "injected fault", "service", "incident opened"
+            );
             for o in &report.outcomes {
                 let (mark, opened, action) = match &o.incident {
-                    Some((kind, at, action)) if *kind == o.label.incident_kind => {
-                        ("✓", format!("{kind} after {:+}s", (at - o.label.start_ms) / 1000), action.clone().unwrap_or_default())
-                    }
-                    Some((kind, at, _)) => ("✗", format!("{kind} (wrong kind) {:+}s", (at - o.label.start_ms) / 1000), String::new()),
+                    Some((kind, at, action)) if *kind == o.label.incident_kind => (
+                        "✓",
+                        format!("{kind} after {:+}s", (at - o.label.start_ms) / 1000),
+                        action.clone().unwrap_or_default(),
+                    ),
+                    Some((kind, at, _)) => (
+                        "✗",
+                        format!("{kind} (wrong kind) {:+}s", (at - o.label.start_ms) / 1000),
+                        String::new(),
+                    ),
                     None => ("✗", "none".to_owned(), String::new()),
                 };
-                println!("{mark} {:<20} {:<10} {:<22} {}", o.label.incident_kind, o.label.service, opened, action);
+                println!(
+                    "{mark} {:<20} {:<10} {:<22} {}",
+                    o.label.incident_kind, o.label.service, opened, action
+                );
             }
             if !report.false_incidents.is_empty() {
                 println!("\nIncidents on healthy services: {}", report.false_incidents.join(", "));
@@ -156,8 +202,31 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         }
-        Cmd::Sim { brokers, topic, services, instances, rps, speed, minutes, start_ago, faults, seed, summary } => {
-            let opts = sim_cmd::SimOptions { brokers, topic, services, instances, rps, speed, minutes, start_ago_min: start_ago, faults: parse_faults(&faults)?, seed };
+        Cmd::Sim {
+            brokers,
+            topic,
+            services,
+            instances,
+            rps,
+            speed,
+            minutes,
+            start_ago,
+            faults,
+            seed,
+            summary,
+        } => {
+            let opts = sim_cmd::SimOptions {
+                brokers,
+                topic,
+                services,
+                instances,
+                rps,
+                speed,
+                minutes,
+                start_ago_min: start_ago,
+                faults: parse_faults(&faults)?,
+                seed,
+            };
             let s = sim_cmd::run(&opts, true).await?;
             let json = serde_json::to_string_pretty(&s)?;
             if let Some(path) = summary {
@@ -175,7 +244,11 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Topics { brokers, partitions, prefix } => {
+        Cmd::Topics {
+            brokers,
+            partitions,
+            prefix,
+        } => {
             let config = runtime::config::Config::from_process(None)?;
             let mut k = config.runtime()?.kafka;
             k.brokers = brokers;
@@ -190,7 +263,11 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("homeostat: cannot start the async runtime: {e}");

@@ -99,9 +99,18 @@ pub async fn run(opts: &SimOptions, progress: bool) -> anyhow::Result<SimSummary
             pending = failed;
         }
         if progress && (s + 1) % 60 == 0 {
-            eprintln!("sim: {:>4.0}/{:.0} simulated minutes, {acked} records", (s + 1) as f64 / 60.0, opts.minutes);
+            eprintln!(
+                "sim: {:>4.0}/{:.0} simulated minutes, {acked} records",
+                (s + 1) as f64 / 60.0,
+                opts.minutes
+            );
         }
     }
     producer.flush(Duration::from_secs(30))?;
-    Ok(SimSummary { records: acked, start_ms: start, end_ms: fleet.now_ms(), labels: fleet.labels() })
+    Ok(SimSummary {
+        records: acked,
+        start_ms: start,
+        end_ms: fleet.now_ms(),
+        labels: fleet.labels(),
+    })
 }

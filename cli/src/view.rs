@@ -47,7 +47,17 @@ fn bar(x: f64) -> String {
 impl View {
     /// A view; `live` redraws the screen, otherwise event lines are printed as they come.
     pub fn new(live: bool, labels: Vec<FaultLabel>, start: i64, services: usize) -> Self {
-        Self { live, labels, start, now: start, rows: BTreeMap::new(), events: VecDeque::new(), pending: Vec::new(), dead_letters: 0, expected_services: services }
+        Self {
+            live,
+            labels,
+            start,
+            now: start,
+            rows: BTreeMap::new(),
+            events: VecDeque::new(),
+            pending: Vec::new(),
+            dead_letters: 0,
+            expected_services: services,
+        }
     }
 
     fn event(&mut self, t: i64, text: String) {
@@ -69,7 +79,12 @@ impl View {
                     r.health = a.health_score;
                     r.score = a.anomaly_score;
                     r.warming = a.warming_up;
-                    r.top = a.top_features.first().filter(|_| a.anomaly_score > 0.2).map(|c| format!("{} {:.3} (base {:.3})", c.feature, c.value, c.baseline)).unwrap_or_default();
+                    r.top = a
+                        .top_features
+                        .first()
+                        .filter(|_| a.anomaly_score > 0.2)
+                        .map(|c| format!("{} {:.3} (base {:.3})", c.feature, c.value, c.baseline))
+                        .unwrap_or_default();
                 }
             }
             topics::PREDICTIONS_V1 => {
@@ -81,7 +96,11 @@ impl View {
             }
             topics::ALERTS_V1 => {
                 if let Ok(a) = serde_json::from_slice::<Alert>(&rec.payload) {
-                    let what = if a.state == AlertState::Firing { "ALERT   " } else { "resolved" };
+                    let what = if a.state == AlertState::Firing {
+                        "ALERT   "
+                    } else {
+                        "resolved"
+                    };
                     self.event(a.event_time, format!("{what} {}", a.summary));
                 }
             }
@@ -91,13 +110,23 @@ impl View {
                     match i.status {
                         IncidentStatus::Resolved => {
                             r.incident.clear();
-                            self.event(i.event_time, format!("INCIDENT resolved {} on {}", i.kind.as_str(), i.service_id));
-                        }
-                        _ => {
-                            r.incident = format!("{}{}", i.kind.as_str(), if i.predicted { " (predicted)" } else { "" });
                             self.event(
                                 i.event_time,
-                                format!("INCIDENT opened {} on {}{}: {}", i.kind.as_str(), i.service_id, if i.predicted { " (predicted)" } else { "" }, i.summary),
+                                format!("INCIDENT resolved {} on {}", i.kind.as_str(), i.service_id),
+                            );
+                        }
+                        _ => {
+                            r.incident =
+                                format!("{}{}", i.kind.as_str(), if i.predicted { " (predicted)" } else { "" });
+                            self.event(
+                                i.event_time,
+                                format!(
+                                    "INCIDENT opened {} on {}{}: {}",
+                                    i.kind.as_str(),
+                                    i.service_id,
+                                    if i.predicted { " (predicted)" } else { "" },
+                                    i.summary
+                                ),
                             );
                         }
                     }
@@ -105,13 +134,20 @@ impl View {
             }
             topics::ACTIONS_V1 => {
                 if let Ok(a) = serde_json::from_slice::<ActionCommand>(&rec.payload) {
-                    self.event(a.event_time, format!("ACTION   {} on {} ({:?}); rollback: {}", a.strategy.as_str(), a.service_id, a.mode, a.rollback_plan));
+                    self.event(
+                        a.event_time,
+                        format!(
+                            "ACTION   {} on {} ({:?}); rollback: {}",
+                            a.strategy.as_str(),
+                            a.service_id,
+                            a.mode,
+                            a.rollback_plan
+                        ),
+                    );
                 }
             }
-            topics::TELEMETRY_DLQ => {
-                if serde_json::from_slice::<DeadLetter>(&rec.payload).is_ok() {
-                    self.dead_letters += 1;
-                }
+            topics::TELEMETRY_DLQ if serde_json::from_slice::<DeadLetter>(&rec.payload).is_ok() => {
+                self.dead_letters += 1;
             }
             _ => {}
         }
@@ -134,16 +170,41 @@ impl View {
             self.rows.len().max(self.expected_services),
             self.dead_letters
         ));
-        s.push_str(&format!("{:<10} {:<12} {:>6}  {:<10} {:<22} {:<46}\n", "service", "health", "score", "p(fail15m)", "incident", "top feature"));
+        s.push_str(&format!(
+            "{:<10} {:<12} {:>6}  {:<10} {:<22} {:<46}\n",
+            "service", "health", "score", "p(fail15m)", "incident", "top feature"
+        ));
         for (svc, r) in &self.rows {
-            let health = if r.warming { "learning…".to_owned() } else { bar(r.health) };
-            let p = if r.eta_s.is_some() { format!("{:.2} eta {}s", r.p15, r.eta_s.unwrap_or(0)) } else { format!("{:.2}", r.p15) };
-            s.push_str(&format!("{:<10} {:<12} {:>6.2}  {:<10} {:<22} {:<46}\n", svc, health, r.score, p, r.incident, r.top));
+            let health = if r.warming {
+                "learning…".to_owned()
+            } else {
+                bar(r.health)
+            };
+            let p = if r.eta_s.is_some() {
+                format!("{:.2} eta {}s", r.p15, r.eta_s.unwrap_or(0))
+            } else {
+                format!("{:.2}", r.p15)
+            };
+            s.push_str(&format!(
+                "{:<10} {:<12} {:>6.2}  {:<10} {:<22} {:<46}\n",
+                svc, health, r.score, p, r.incident, r.top
+            ));
         }
         s.push_str("\nInjected faults:\n");
         for l in &self.labels {
-            let state = if self.now < l.start_ms { "pending" } else if self.now < l.end_ms { "active" } else { "over" };
-            s.push_str(&format!("  {:<20} on {:<10} from {}  [{state}]\n", l.incident_kind, l.service, hms(self.start, l.start_ms)));
+            let state = if self.now < l.start_ms {
+                "pending"
+            } else if self.now < l.end_ms {
+                "active"
+            } else {
+                "over"
+            };
+            s.push_str(&format!(
+                "  {:<20} on {:<10} from {}  [{state}]\n",
+                l.incident_kind,
+                l.service,
+                hms(self.start, l.start_ms)
+            ));
         }
         s.push_str("\nLatest events:\n");
         for e in &self.events {

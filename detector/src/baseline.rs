@@ -34,18 +34,78 @@ pub struct Watched {
 
 /// The features the baseline model watches.
 pub const WATCHED: &[Watched] = &[
-    Watched { feature: F::LatencyP50, direction: Direction::Up, abs_floor: 2.0, rel_floor: 0.05 },
-    Watched { feature: F::LatencyP99, direction: Direction::Up, abs_floor: 5.0, rel_floor: 0.1 },
-    Watched { feature: F::LatencyMean, direction: Direction::Up, abs_floor: 2.0, rel_floor: 0.05 },
-    Watched { feature: F::ErrorRate, direction: Direction::Up, abs_floor: 0.005, rel_floor: 0.1 },
-    Watched { feature: F::ErrorRate5xx, direction: Direction::Up, abs_floor: 0.005, rel_floor: 0.1 },
-    Watched { feature: F::ErrorRateTimeout, direction: Direction::Up, abs_floor: 0.005, rel_floor: 0.1 },
-    Watched { feature: F::RequestRate, direction: Direction::Down, abs_floor: 0.2, rel_floor: 0.1 },
-    Watched { feature: F::MemoryMax, direction: Direction::Up, abs_floor: 0.01, rel_floor: 0.0 },
-    Watched { feature: F::MemorySlope, direction: Direction::Up, abs_floor: 2e-5, rel_floor: 0.0 },
-    Watched { feature: F::CpuMax, direction: Direction::Up, abs_floor: 0.03, rel_floor: 0.05 },
-    Watched { feature: F::ConnectionUtilizationMax, direction: Direction::Up, abs_floor: 0.03, rel_floor: 0.05 },
-    Watched { feature: F::Staleness, direction: Direction::Up, abs_floor: 3.0, rel_floor: 0.0 },
+    Watched {
+        feature: F::LatencyP50,
+        direction: Direction::Up,
+        abs_floor: 2.0,
+        rel_floor: 0.05,
+    },
+    Watched {
+        feature: F::LatencyP99,
+        direction: Direction::Up,
+        abs_floor: 5.0,
+        rel_floor: 0.1,
+    },
+    Watched {
+        feature: F::LatencyMean,
+        direction: Direction::Up,
+        abs_floor: 2.0,
+        rel_floor: 0.05,
+    },
+    Watched {
+        feature: F::ErrorRate,
+        direction: Direction::Up,
+        abs_floor: 0.005,
+        rel_floor: 0.1,
+    },
+    Watched {
+        feature: F::ErrorRate5xx,
+        direction: Direction::Up,
+        abs_floor: 0.005,
+        rel_floor: 0.1,
+    },
+    Watched {
+        feature: F::ErrorRateTimeout,
+        direction: Direction::Up,
+        abs_floor: 0.005,
+        rel_floor: 0.1,
+    },
+    Watched {
+        feature: F::RequestRate,
+        direction: Direction::Down,
+        abs_floor: 0.2,
+        rel_floor: 0.1,
+    },
+    Watched {
+        feature: F::MemoryMax,
+        direction: Direction::Up,
+        abs_floor: 0.01,
+        rel_floor: 0.0,
+    },
+    Watched {
+        feature: F::MemorySlope,
+        direction: Direction::Up,
+        abs_floor: 2e-5,
+        rel_floor: 0.0,
+    },
+    Watched {
+        feature: F::CpuMax,
+        direction: Direction::Up,
+        abs_floor: 0.03,
+        rel_floor: 0.05,
+    },
+    Watched {
+        feature: F::ConnectionUtilizationMax,
+        direction: Direction::Up,
+        abs_floor: 0.03,
+        rel_floor: 0.05,
+    },
+    Watched {
+        feature: F::Staleness,
+        direction: Direction::Up,
+        abs_floor: 3.0,
+        rel_floor: 0.0,
+    },
 ];
 
 /// Median of a non-empty slice (sorts a copy).
@@ -53,7 +113,11 @@ pub fn median(xs: &[f64]) -> f64 {
     let mut v = xs.to_vec();
     v.sort_by(f64::total_cmp);
     let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 #[derive(Default)]
@@ -73,7 +137,12 @@ pub struct RobustBaseline {
 impl RobustBaseline {
     /// A model with the detector's settings.
     pub fn new(cfg: &DetectorConfig) -> Self {
-        Self { warmup: cfg.warmup_windows, history: cfg.history_windows, threshold: cfg.threshold, services: HashMap::new() }
+        Self {
+            warmup: cfg.warmup_windows,
+            history: cfg.history_windows,
+            threshold: cfg.threshold,
+            services: HashMap::new(),
+        }
     }
 }
 
@@ -94,29 +163,45 @@ impl Model for RobustBaseline {
 
     fn score(&mut self, w: &FeatureWindow) -> ModelScore {
         let Some(h) = self.services.get(&w.service_id) else {
-            return ModelScore { warming_up: true, ..ModelScore::default() };
+            return ModelScore {
+                warming_up: true,
+                ..ModelScore::default()
+            };
         };
         let mut contributions = Vec::new();
         for spec in WATCHED {
-            let (Some(x), Some(hist)) = (w.get(spec.feature), h.values.get(spec.feature.name())) else { continue };
+            let (Some(x), Some(hist)) = (w.get(spec.feature), h.values.get(spec.feature.name())) else {
+                continue;
+            };
             if hist.len() < self.warmup.min(10) {
                 continue;
             }
             let xs: Vec<f64> = hist.iter().copied().collect();
             let med = median(&xs);
             let devs: Vec<f64> = xs.iter().map(|v| (v - med).abs()).collect();
-            let scale = (1.4826 * median(&devs)).max(spec.abs_floor).max(spec.rel_floor * med.abs());
+            let scale = (1.4826 * median(&devs))
+                .max(spec.abs_floor)
+                .max(spec.rel_floor * med.abs());
             let signed = (x - med) / scale;
             let bad = match spec.direction {
                 Direction::Up => signed,
                 Direction::Down => -signed,
             };
-            contributions.push(Contribution { feature: spec.feature.name().to_owned(), value: x, baseline: med, deviation: bad });
+            contributions.push(Contribution {
+                feature: spec.feature.name().to_owned(),
+                value: x,
+                baseline: med,
+                deviation: bad,
+            });
         }
         contributions.sort_by(|a, b| b.deviation.total_cmp(&a.deviation));
         contributions.retain(|c| c.deviation > 0.0);
         let top = contributions.first().map_or(0.0, |c| c.deviation);
-        ModelScore { score: score_of(top, self.threshold), contributions, warming_up: h.windows < self.warmup }
+        ModelScore {
+            score: score_of(top, self.threshold),
+            contributions,
+            warming_up: h.windows < self.warmup,
+        }
     }
 
     fn learn(&mut self, w: &FeatureWindow, normal: bool) {
@@ -163,11 +248,18 @@ mod tests {
 
     #[test]
     fn scores_in_the_bad_direction_only_and_explains() {
-        let cfg = DetectorConfig { warmup_windows: 20, ..DetectorConfig::default() };
+        let cfg = DetectorConfig {
+            warmup_windows: 20,
+            ..DetectorConfig::default()
+        };
         let mut m = RobustBaseline::new(&cfg);
         for i in 0..40 {
             // p99 around 100 ms ± 5, rate around 50 rps ± 2.
-            let w = window(i, 100.0 + ((i % 5) as f64 - 2.0) * 2.5, 50.0 + ((i % 3) as f64 - 1.0) * 2.0);
+            let w = window(
+                i,
+                100.0 + ((i % 5) as f64 - 2.0) * 2.5,
+                50.0 + ((i % 3) as f64 - 1.0) * 2.0,
+            );
             assert!(m.score(&w).score < 0.5);
             m.learn(&w, true);
         }
@@ -180,12 +272,18 @@ mod tests {
         assert_eq!(slow.contributions[0].feature, "latency_p99_ms");
         assert_eq!(slow.contributions[0].baseline, 100.0);
         let drop = m.score(&window(44, 100.0, 5.0));
-        assert!(drop.score > 0.9 && drop.contributions[0].feature == "request_rate_rps", "{drop:?}");
+        assert!(
+            drop.score > 0.9 && drop.contributions[0].feature == "request_rate_rps",
+            "{drop:?}"
+        );
     }
 
     #[test]
     fn abnormal_windows_do_not_teach_the_baseline() {
-        let cfg = DetectorConfig { warmup_windows: 10, ..DetectorConfig::default() };
+        let cfg = DetectorConfig {
+            warmup_windows: 10,
+            ..DetectorConfig::default()
+        };
         let mut m = RobustBaseline::new(&cfg);
         for i in 0..20 {
             m.learn(&window(i, 100.0 + (i % 3) as f64, 50.0), true);

@@ -39,7 +39,15 @@ pub struct DetectorConfig {
 
 impl Default for DetectorConfig {
     fn default() -> Self {
-        Self { warmup_windows: 30, history_windows: 360, threshold: 6.0, fire_after: 2, resolve_after: 6, resolve_below: 0.3, top_features: 5 }
+        Self {
+            warmup_windows: 30,
+            history_windows: 360,
+            threshold: 6.0,
+            fire_after: 2,
+            resolve_after: 6,
+            resolve_below: 0.3,
+            top_features: 5,
+        }
     }
 }
 
@@ -106,17 +114,23 @@ impl Detector {
     /// Build without a runner.
     pub fn new(cfg: DetectorConfig, cx: &StageContext) -> Result<Self, BuildError> {
         if cfg.warmup_windows == 0 || cfg.history_windows < cfg.warmup_windows {
-            return Err(BuildError::Config("detector.history_windows must be ≥ warmup_windows > 0".into()));
+            return Err(BuildError::Config(
+                "detector.history_windows must be ≥ warmup_windows > 0".into(),
+            ));
         }
-        if !(cfg.threshold > 0.0) {
+        if cfg.threshold.is_nan() || cfg.threshold <= 0.0 {
             return Err(BuildError::Config("detector.threshold must be positive".into()));
         }
         let models: Vec<Box<dyn Model>> = vec![Box::new(baseline::RobustBaseline::new(&cfg))];
         Ok(Self {
             models,
             states: HashMap::new(),
-            fired: cx.metrics.counter("alerts_total", "state=\"firing\"", "Alert state changes."),
-            resolved: cx.metrics.counter("alerts_total", "state=\"resolved\"", "Alert state changes."),
+            fired: cx
+                .metrics
+                .counter("alerts_total", "state=\"firing\"", "Alert state changes."),
+            resolved: cx
+                .metrics
+                .counter("alerts_total", "state=\"resolved\"", "Alert state changes."),
             cfg,
         })
     }
@@ -157,7 +171,11 @@ impl Detector {
         }));
         if let Some(state) = change {
             let firing = state == homeostat_schemas::AlertState::Firing;
-            if firing { self.fired.inc() } else { self.resolved.inc() }
+            if firing {
+                self.fired.inc()
+            } else {
+                self.resolved.inc()
+            }
             let explanation = if firing { fused.contributions } else { Vec::new() };
             let summary = match explanation.first() {
                 Some(c) if firing => format!(
@@ -172,7 +190,11 @@ impl Detector {
                 event_time: w.event_time,
                 service_id: w.service_id.clone(),
                 state,
-                severity: if score >= 0.9 { homeostat_schemas::Severity::Critical } else { homeostat_schemas::Severity::Warning },
+                severity: if score >= 0.9 {
+                    homeostat_schemas::Severity::Critical
+                } else {
+                    homeostat_schemas::Severity::Warning
+                },
                 source: "detector".into(),
                 summary,
                 anomaly_score: score,

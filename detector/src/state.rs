@@ -68,14 +68,23 @@ mod tests {
 
     #[test]
     fn fires_after_consecutive_highs_and_resolves_after_consecutive_lows() {
-        let cfg = DetectorConfig { fire_after: 2, resolve_after: 3, resolve_below: 0.3, ..DetectorConfig::default() };
+        let cfg = DetectorConfig {
+            fire_after: 2,
+            resolve_after: 3,
+            resolve_below: 0.3,
+            ..DetectorConfig::default()
+        };
         let mut s = AlertState::default();
         assert_eq!(s.observe(0.9, 0, &cfg), None);
         assert_eq!(s.observe(0.1, 1, &cfg), None, "one high window does not fire");
         assert_eq!(s.observe(0.9, 2, &cfg), None);
         assert_eq!(s.observe(0.8, 3, &cfg), Some(Wire::Firing));
         assert_eq!(s.observe(0.2, 4, &cfg), None);
-        assert_eq!(s.observe(0.4, 5, &cfg), None, "between thresholds: no flapping, count restarts");
+        assert_eq!(
+            s.observe(0.4, 5, &cfg),
+            None,
+            "between thresholds: no flapping, count restarts"
+        );
         assert_eq!(s.observe(0.2, 6, &cfg), None);
         assert_eq!(s.observe(0.2, 7, &cfg), None);
         assert_eq!(s.observe(0.2, 8, &cfg), Some(Wire::Resolved));

@@ -66,7 +66,11 @@ impl Baselines {
         let hour = ((end.div_euclid(3_600_000)) % 24) as u32;
         if let Some(p99) = get(v, F::LatencyP99) {
             set(v, F::LatencyP99BaselineRatio, div(p99, self.p99.mean()));
-            set(v, F::LatencyP99Zscore, self.p99.mean().zip(self.p99.sd()).map(|(m, s)| (p99 - m) / s));
+            set(
+                v,
+                F::LatencyP99Zscore,
+                self.p99.mean().zip(self.p99.sd()).map(|(m, s)| (p99 - m) / s),
+            );
             self.p99.update(p99, alpha);
         }
         if let Some(e) = get(v, F::ErrorRate) {
@@ -75,7 +79,11 @@ impl Baselines {
         }
         if let Some(r) = get(v, F::RequestRate) {
             set(v, F::RequestRateBaselineRatio, div(r, self.rate.mean()));
-            set(v, F::RequestRateZscore, self.rate.mean().zip(self.rate.sd()).map(|(m, s)| (r - m) / s));
+            set(
+                v,
+                F::RequestRateZscore,
+                self.rate.mean().zip(self.rate.sd()).map(|(m, s)| (r - m) / s),
+            );
             self.rate.update(r, alpha);
             let slot = self.seasonal_rate.entry(hour).or_default();
             set(v, F::RequestRateSeasonalRatio, div(r, slot.mean()));

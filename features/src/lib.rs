@@ -46,7 +46,15 @@ pub struct FeaturesConfig {
 
 impl Default for FeaturesConfig {
     fn default() -> Self {
-        Self { window_s: 60, step_s: 10, allowed_lateness_s: 5, slo_latency_ms: 500.0, baseline_alpha: 0.1, idle_close_s: 30, service_idle_timeout_s: 600 }
+        Self {
+            window_s: 60,
+            step_s: 10,
+            allowed_lateness_s: 5,
+            slo_latency_ms: 500.0,
+            baseline_alpha: 0.1,
+            idle_close_s: 30,
+            service_idle_timeout_s: 600,
+        }
     }
 }
 
@@ -73,16 +81,22 @@ pub struct Features {
 impl Features {
     /// Build without a runner.
     pub fn new(cfg: FeaturesConfig, cx: &StageContext) -> Result<Self, BuildError> {
-        if cfg.step_s == 0 || cfg.window_s == 0 || cfg.window_s % cfg.step_s != 0 {
+        if cfg.step_s == 0 || cfg.window_s == 0 || !cfg.window_s.is_multiple_of(cfg.step_s) {
             return Err(BuildError::Config(format!(
                 "features.window_s ({}) must be a positive multiple of features.step_s ({})",
                 cfg.window_s, cfg.step_s
             )));
         }
-        if !(cfg.baseline_alpha > 0.0 && cfg.baseline_alpha <= 1.0) {
+        if cfg.baseline_alpha.is_nan() || cfg.baseline_alpha <= 0.0 || cfg.baseline_alpha > 1.0 {
             return Err(BuildError::Config("features.baseline_alpha must be in (0, 1]".into()));
         }
-        let late = |a: &str| cx.metrics.counter("late_events_total", &format!("action=\"{a}\""), "Events behind the watermark, folded in or dropped.");
+        let late = |a: &str| {
+            cx.metrics.counter(
+                "late_events_total",
+                &format!("action=\"{a}\""),
+                "Events behind the watermark, folded in or dropped.",
+            )
+        };
         Ok(Self {
             services: HashMap::new(),
             max_event_time: None,
@@ -107,14 +121,17 @@ impl Features {
         let step = self.step_ms();
         let window = self.window_ms();
         let lateness = self.cfg.allowed_lateness_s as i64 * 1000;
-        let st = self.services.entry(ev.service_id.clone()).or_insert_with(|| ServiceState {
-            reqs: Default::default(),
-            res: Default::default(),
-            baselines: Baselines::default(),
-            last_seen: t,
-            next_end: (t.div_euclid(step) + 1) * step,
-            late_folded: 0,
-        });
+        let st = self
+            .services
+            .entry(ev.service_id.clone())
+            .or_insert_with(|| ServiceState {
+                reqs: Default::default(),
+                res: Default::default(),
+                baselines: Baselines::default(),
+                last_seen: t,
+                next_end: (t.div_euclid(step) + 1) * step,
+                late_folded: 0,
+            });
         if t < st.next_end - window {
             self.late_dropped.inc();
             return;
@@ -126,19 +143,44 @@ impl Features {
         st.last_seen = st.last_seen.max(t);
         self.max_event_time = Some(self.max_event_time.map_or(t, |m| m.max(t)));
         match ev.body {
-            TelemetryBody::Request { route, status, latency_ms, bytes_out, .. } => {
-                st.reqs.push_back(Req { t, instance: ev.instance_id, route, status, latency_ms, bytes_out })
-            }
-            TelemetryBody::Resource { cpu_ratio, memory_ratio, memory_bytes, connections, connection_limit } => {
-                st.res.push_back(Res { t, instance: ev.instance_id, cpu_ratio, memory_ratio, memory_bytes, connections, connection_limit })
-            }
+            TelemetryBody::Request {
+                route,
+                status,
+                latency_ms,
+                bytes_out,
+                ..
+            } => st.reqs.push_back(Req {
+                t,
+                instance: ev.instance_id,
+                route,
+                status,
+                latency_ms,
+                bytes_out,
+            }),
+            TelemetryBody::Resource {
+                cpu_ratio,
+                memory_ratio,
+                memory_bytes,
+                connections,
+                connection_limit,
+            } => st.res.push_back(Res {
+                t,
+                instance: ev.instance_id,
+                cpu_ratio,
+                memory_ratio,
+                memory_bytes,
+                connections,
+                connection_limit,
+            }),
         }
     }
 
     /// Close every window whose end its service's watermark (or the idle rule) has passed, and
     /// emit its features. Windows with the same end are computed in one query.
     pub async fn close_ready(&mut self, out: &mut Emitter<FeatureWindow>) -> Result<(), StageError> {
-        let Some(max_t) = self.max_event_time else { return Ok(()) };
+        let Some(max_t) = self.max_event_time else {
+            return Ok(());
+        };
         let lateness = self.cfg.allowed_lateness_s as i64 * 1000;
         let idle_close = self.cfg.idle_close_s as i64 * 1000;
         let idle_ms = self.cfg.service_idle_timeout_s as i64 * 1000;
@@ -146,27 +188,49 @@ impl Features {
         loop {
             // The earliest end any service is ready to close, and which services are ready for it.
             let ready = |s: &ServiceState| s.next_end <= s.last_seen - lateness || s.next_end <= max_t - idle_close;
-            let Some(end) = self.services.values().filter(|s| ready(s)).map(|s| s.next_end).min() else { break };
-            let mut names: Vec<String> = self.services.iter().filter(|(_, s)| s.next_end == end && ready(s)).map(|(k, _)| k.clone()).collect();
+            let Some(end) = self.services.values().filter(|s| ready(s)).map(|s| s.next_end).min() else {
+                break;
+            };
+            let mut names: Vec<String> = self
+                .services
+                .iter()
+                .filter(|(_, s)| s.next_end == end && ready(s))
+                .map(|(k, _)| k.clone())
+                .collect();
             names.sort();
             self.close_window(end, &names, out).await?;
         }
         Ok(())
     }
 
-    async fn close_window(&mut self, end: Timestamp, names: &[String], out: &mut Emitter<FeatureWindow>) -> Result<(), StageError> {
+    async fn close_window(
+        &mut self,
+        end: Timestamp,
+        names: &[String],
+        out: &mut Emitter<FeatureWindow>,
+    ) -> Result<(), StageError> {
         let start = end - self.window_ms();
         let mut data = WindowData::new(start, end);
         for svc in names {
             if let Some(st) = self.services.get(svc) {
-                data.add_service(svc, st.reqs.iter().filter(|r| r.t >= start && r.t < end), st.res.iter().filter(|r| r.t >= start && r.t < end));
+                data.add_service(
+                    svc,
+                    st.reqs.iter().filter(|r| r.t >= start && r.t < end),
+                    st.res.iter().filter(|r| r.t >= start && r.t < end),
+                );
             }
         }
-        let mut computed = self.engine.compute(&data).await.map_err(|e| StageError::Fatal(format!("feature query failed: {e}")))?;
+        let mut computed = self
+            .engine
+            .compute(&data)
+            .await
+            .map_err(|e| StageError::Fatal(format!("feature query failed: {e}")))?;
         let keep_from = end + self.step_ms() - self.window_ms();
         let step = self.step_ms();
         for svc in names {
-            let Some(st) = self.services.get_mut(svc) else { continue };
+            let Some(st) = self.services.get_mut(svc) else {
+                continue;
+            };
             let mut features = computed.remove(svc).unwrap_or_default();
             sql::fill_empty(&mut features, self.cfg.window_s as f64, end, &data, svc);
             st.baselines.apply(&mut features, end, self.cfg.baseline_alpha);
@@ -205,7 +269,11 @@ impl Stage for Features {
         Features::new(cfg, cx)
     }
 
-    async fn process(&mut self, batch: Vec<TelemetryEvent>, out: &mut Emitter<FeatureWindow>) -> Result<(), StageError> {
+    async fn process(
+        &mut self,
+        batch: Vec<TelemetryEvent>,
+        out: &mut Emitter<FeatureWindow>,
+    ) -> Result<(), StageError> {
         for ev in batch {
             self.push(ev);
         }

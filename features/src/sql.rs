@@ -33,7 +33,10 @@ impl Engine {
     /// A new engine.
     pub fn new(slo_latency_ms: f64) -> Self {
         let cfg = datafusion::prelude::SessionConfig::new().with_target_partitions(1);
-        Self { ctx: SessionContext::new_with_config(cfg), slo_latency_ms }
+        Self {
+            ctx: SessionContext::new_with_config(cfg),
+            slo_latency_ms,
+        }
     }
 
     async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>, DataFusionError> {
@@ -202,7 +205,14 @@ fn derive(v: &mut Values) {
 /// turn `last_t` into `staleness_s`.
 pub fn fill_empty(v: &mut Values, window_s: f64, end: Timestamp, data: &WindowData, svc: &str) {
     v.remove("last_t");
-    for f in [F::RequestCount, F::RequestRate, F::BytesOutRate, F::DistinctRoutes, F::ResourceSampleCount, F::ActiveInstances] {
+    for f in [
+        F::RequestCount,
+        F::RequestRate,
+        F::BytesOutRate,
+        F::DistinctRoutes,
+        F::ResourceSampleCount,
+        F::ActiveInstances,
+    ] {
         v.entry(f.name().into()).or_insert(0.0);
     }
     let staleness = data.last_event(svc).map_or(window_s, |t| (end - t) as f64 / 1000.0);

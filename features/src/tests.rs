@@ -67,7 +67,11 @@ fn res(k: i64, t: i64) -> TelemetryEvent {
 }
 
 fn cfg() -> FeaturesConfig {
-    FeaturesConfig { slo_latency_ms: 90.0, allowed_lateness_s: 0, ..FeaturesConfig::default() }
+    FeaturesConfig {
+        slo_latency_ms: 90.0,
+        allowed_lateness_s: 0,
+        ..FeaturesConfig::default()
+    }
 }
 
 /// Run the fixture and return the window `[T0, T0+60 s)`.
@@ -85,7 +89,9 @@ fn fixture() -> FeatureWindow {
         evs.push(marker);
         f.process(evs, &mut out).await.expect("process");
         let wins = out.drain();
-        wins.into_iter().find(|w| w.service_id == "svc" && w.event_time == T0 + 60_000).expect("window closed")
+        wins.into_iter()
+            .find(|w| w.service_id == "svc" && w.event_time == T0 + 60_000)
+            .expect("window closed")
     })
 }
 
@@ -101,10 +107,24 @@ fn ols(points: &[(f64, f64)]) -> f64 {
 
 fn close(f: F, expected: f64) {
     let w = fixture();
-    let got = w.get(f).unwrap_or_else(|| panic!("{} undefined; window has {:?}", f.name(), w.features.keys().collect::<Vec<_>>()));
+    let got = w.get(f).unwrap_or_else(|| {
+        panic!(
+            "{} undefined; window has {:?}",
+            f.name(),
+            w.features.keys().collect::<Vec<_>>()
+        )
+    });
     // Percentiles: the engine carries the interpolation weight at 10⁻⁶ resolution (see FEATURES.md).
-    let tol = if f.name().starts_with("latency_p") { 2e-6 } else { 1e-9 * expected.abs().max(1.0) };
-    assert!((got - expected).abs() <= tol, "{}: got {got}, expected {expected}", f.name());
+    let tol = if f.name().starts_with("latency_p") {
+        2e-6
+    } else {
+        1e-9 * expected.abs().max(1.0)
+    };
+    assert!(
+        (got - expected).abs() <= tol,
+        "{}: got {got}, expected {expected}",
+        f.name()
+    );
 }
 
 macro_rules! known {
@@ -114,7 +134,7 @@ macro_rules! known {
     )*};
 }
 
-const SD: f64 = 28.866_070_047_722_118; // sqrt((100² − 1) / 12)
+const SD: f64 = 28.866_070_047_722_12; // sqrt((100² − 1) / 12)
 
 known! {
     latency_p50_ms: F::LatencyP50 => 50.5;
@@ -161,7 +181,10 @@ fn error_rate_slope_per_s() {
     let pts: Vec<(f64, f64)> = (0..100)
         .map(|i| {
             let s = status(i);
-            (0.6 * i as f64, if (500..=599).contains(&s) || s == 0 { 1.0 } else { 0.0 })
+            (
+                0.6 * i as f64,
+                if (500..=599).contains(&s) || s == 0 { 1.0 } else { 0.0 },
+            )
         })
         .collect();
     close(F::ErrorRateSlope, ols(&pts));
@@ -189,7 +212,10 @@ fn request_rate_slope_when_traffic_doubles() {
         marker.event_time = T0 + 60_000;
         evs.push(marker);
         f.process(evs, &mut out).await.expect("process");
-        out.drain().into_iter().find(|w| w.service_id == "svc" && w.event_time == T0 + 60_000).expect("window")
+        out.drain()
+            .into_iter()
+            .find(|w| w.service_id == "svc" && w.event_time == T0 + 60_000)
+            .expect("window")
     });
     let got = w.get(F::RequestRateSlope).expect("defined");
     assert!((got - (4.0 / 3.0 - 2.0 / 3.0) / 30.0).abs() < 1e-12, "{got}");
@@ -215,14 +241,22 @@ fn get(v: &BTreeMap<String, f64>, f: F) -> f64 {
 #[test]
 fn latency_p99_baseline_ratio() {
     // EWMA with α = 0.5 over 10, 20 is 15; the current 30 is twice that.
-    let v = baseline_after(&[(F::LatencyP99, 10.0), (F::LatencyP99, 20.0)], &[(F::LatencyP99, 30.0)], 0.5);
+    let v = baseline_after(
+        &[(F::LatencyP99, 10.0), (F::LatencyP99, 20.0)],
+        &[(F::LatencyP99, 30.0)],
+        0.5,
+    );
     assert!((get(&v, F::LatencyP99BaselineRatio) - 2.0).abs() < 1e-12);
 }
 
 #[test]
 fn latency_p99_zscore() {
     // After 10, 20 with α = 0.5: mean 15, variance 0.5·(0 + 0.5·100) = 25, sd 5; z(30) = 3.
-    let v = baseline_after(&[(F::LatencyP99, 10.0), (F::LatencyP99, 20.0)], &[(F::LatencyP99, 30.0)], 0.5);
+    let v = baseline_after(
+        &[(F::LatencyP99, 10.0), (F::LatencyP99, 20.0)],
+        &[(F::LatencyP99, 30.0)],
+        0.5,
+    );
     assert!((get(&v, F::LatencyP99Zscore) - 3.0).abs() < 1e-12);
     // No history: undefined, not zero.
     let v = baseline_after(&[], &[(F::LatencyP99, 30.0)], 0.5);
@@ -231,7 +265,11 @@ fn latency_p99_zscore() {
 
 #[test]
 fn error_rate_baseline_delta() {
-    let v = baseline_after(&[(F::ErrorRate, 0.01), (F::ErrorRate, 0.03)], &[(F::ErrorRate, 0.5)], 0.5);
+    let v = baseline_after(
+        &[(F::ErrorRate, 0.01), (F::ErrorRate, 0.03)],
+        &[(F::ErrorRate, 0.5)],
+        0.5,
+    );
     assert!((get(&v, F::ErrorRateBaselineDelta) - 0.48).abs() < 1e-12);
 }
 
@@ -243,7 +281,11 @@ fn request_rate_baseline_ratio() {
 
 #[test]
 fn request_rate_zscore() {
-    let v = baseline_after(&[(F::RequestRate, 10.0), (F::RequestRate, 20.0)], &[(F::RequestRate, 5.0)], 0.5);
+    let v = baseline_after(
+        &[(F::RequestRate, 10.0), (F::RequestRate, 20.0)],
+        &[(F::RequestRate, 5.0)],
+        0.5,
+    );
     assert!((get(&v, F::RequestRateZscore) - (-2.0)).abs() < 1e-12);
 }
 
@@ -256,7 +298,11 @@ fn cpu_baseline_ratio() {
 #[test]
 fn latency_variance_ratio() {
     // Variances 4 and 16 (sd 2, 4), EWMA α = 0.5 → 10; current sd 10 → variance 100 → ratio 10.
-    let v = baseline_after(&[(F::LatencyStddev, 2.0), (F::LatencyStddev, 4.0)], &[(F::LatencyStddev, 10.0)], 0.5);
+    let v = baseline_after(
+        &[(F::LatencyStddev, 2.0), (F::LatencyStddev, 4.0)],
+        &[(F::LatencyStddev, 10.0)],
+        0.5,
+    );
     assert!((get(&v, F::LatencyVarianceRatio) - 10.0).abs() < 1e-12);
 }
 
@@ -283,7 +329,11 @@ fn latency_p50_seasonal_ratio() {
 fn every_feature_has_a_test_here() {
     let src = include_str!("tests.rs");
     for f in homeostat_schemas::FEATURES {
-        assert!(src.contains(&format!("fn {}(", f.name)) || src.contains(&format!("{}:", f.name)), "no test for {}", f.name);
+        assert!(
+            src.contains(&format!("fn {}(", f.name)) || src.contains(&format!("{}:", f.name)),
+            "no test for {}",
+            f.name
+        );
     }
 }
 
@@ -301,7 +351,10 @@ fn empty_window_has_zero_counts_and_full_staleness() {
         f.process(vec![e, later], &mut out).await.expect("process");
         out.drain()
     });
-    let w = wins.iter().find(|w| w.service_id == "quiet" && w.event_time == T0 + 120_000).expect("quiet window");
+    let w = wins
+        .iter()
+        .find(|w| w.service_id == "quiet" && w.event_time == T0 + 120_000)
+        .expect("quiet window");
     assert_eq!(w.get(F::RequestCount), Some(0.0));
     assert_eq!(w.get(F::RequestRate), Some(0.0));
     assert_eq!(w.get(F::Staleness), Some(60.0));
@@ -313,7 +366,10 @@ fn late_events_are_folded_or_dropped_by_the_rule() {
     let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
     let cx = StageContext::new("features");
     let wins = rt.block_on(async {
-        let cfg = FeaturesConfig { allowed_lateness_s: 5, ..cfg() };
+        let cfg = FeaturesConfig {
+            allowed_lateness_s: 5,
+            ..cfg()
+        };
         let mut f = Features::new(cfg, &cx).expect("build");
         let mut out = Emitter::default();
         let mut evs = vec![req(0)];
@@ -336,8 +392,14 @@ fn late_events_are_folded_or_dropped_by_the_rule() {
         out.drain()
     });
     let text = cx.metrics.render();
-    assert!(text.contains("homeostat_features_late_events_total{action=\"folded\"} 1"), "{text}");
-    assert!(text.contains("homeostat_features_late_events_total{action=\"dropped\"} 1"), "{text}");
+    assert!(
+        text.contains("homeostat_features_late_events_total{action=\"folded\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("homeostat_features_late_events_total{action=\"dropped\"} 1"),
+        "{text}"
+    );
     let first = wins.iter().find(|w| w.event_time == T0 + 60_000).expect("window");
     assert_eq!(first.get(F::RequestCount), Some(3.0), "the folded event counts");
     assert!(wins.iter().any(|w| w.late_events == 1));

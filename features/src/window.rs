@@ -73,11 +73,20 @@ pub struct WindowData {
 impl WindowData {
     /// An empty window.
     pub fn new(start: Timestamp, end: Timestamp) -> Self {
-        Self { start, end, ..Default::default() }
+        Self {
+            start,
+            end,
+            ..Default::default()
+        }
     }
 
     /// Add one service's events (already filtered to the window).
-    pub fn add_service<'a>(&mut self, svc: &str, reqs: impl Iterator<Item = &'a Req>, res: impl Iterator<Item = &'a Res>) {
+    pub fn add_service<'a>(
+        &mut self,
+        svc: &str,
+        reqs: impl Iterator<Item = &'a Req>,
+        res: impl Iterator<Item = &'a Res>,
+    ) {
         let mut n = 0u64;
         let mut last: Option<Timestamp> = None;
         for r in reqs {
@@ -100,7 +109,8 @@ impl WindowData {
             self.r_mem.push(r.memory_ratio);
             self.r_mem_bytes.push(r.memory_bytes);
             self.r_conns.push(f64::from(r.connections));
-            self.r_util.push((r.connection_limit > 0).then(|| f64::from(r.connections) / f64::from(r.connection_limit)));
+            self.r_util
+                .push((r.connection_limit > 0).then(|| f64::from(r.connections) / f64::from(r.connection_limit)));
             self.r_t.push((r.t - self.start) as f64 / 1000.0);
         }
         self.counts.insert(svc.to_owned(), (n, last));

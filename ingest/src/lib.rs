@@ -25,7 +25,11 @@ pub struct IngestConfig {
 
 impl Default for IngestConfig {
     fn default() -> Self {
-        Self { max_record_bytes: 65_536, max_future_skew_s: 300, max_age_s: 7 * 86_400 }
+        Self {
+            max_record_bytes: 65_536,
+            max_future_skew_s: 300,
+            max_age_s: 7 * 86_400,
+        }
     }
 }
 
@@ -78,8 +82,14 @@ pub struct Ingest {
 impl Ingest {
     /// Build without a runner (tests, benchmarks).
     pub fn new(cfg: IngestConfig, cx: &StageContext) -> Self {
-        let accepted = cx.metrics.counter("records_accepted_total", "", "Records normalized onto telemetry.v1.");
-        Self { cfg, cx: cx.clone(), accepted }
+        let accepted = cx
+            .metrics
+            .counter("records_accepted_total", "", "Records normalized onto telemetry.v1.");
+        Self {
+            cfg,
+            cx: cx.clone(),
+            accepted,
+        }
     }
 
     /// Normalize or reject one record, at wall-clock time `now_ms`.
@@ -92,7 +102,11 @@ impl Ingest {
             Err(r) => {
                 self.cx
                     .metrics
-                    .counter("records_rejected_total", &format!("reason=\"{}\"", r.code), "Records sent to telemetry.dlq, by reason.")
+                    .counter(
+                        "records_rejected_total",
+                        &format!("reason=\"{}\"", r.code),
+                        "Records sent to telemetry.dlq, by reason.",
+                    )
                     .inc();
                 IngestOut::Dead(dead_letter("ingest", rec, r.service_id.as_deref(), r.code, &r.reason))
             }

@@ -69,12 +69,17 @@ impl Predictor {
     /// Build without a runner.
     pub fn new(cfg: PredictorConfig) -> Result<Self, BuildError> {
         if cfg.min_windows < 3 || cfg.history_windows < cfg.min_windows {
-            return Err(BuildError::Config("predictor: need history_windows ≥ min_windows ≥ 3".into()));
+            return Err(BuildError::Config(
+                "predictor: need history_windows ≥ min_windows ≥ 3".into(),
+            ));
         }
         if cfg.horizons_min.is_empty() {
             return Err(BuildError::Config("predictor.horizons_min must not be empty".into()));
         }
-        Ok(Self { cfg, history: HashMap::new() })
+        Ok(Self {
+            cfg,
+            history: HashMap::new(),
+        })
     }
 
     fn indicators(&self) -> [(F, f64); 3] {
@@ -100,8 +105,10 @@ impl Predictor {
         let mut best: Option<IndicatorForecast> = None;
         let h = &self.history[&w.service_id];
         for (feature, threshold) in self.indicators() {
-            let pts: Vec<(f64, f64)> =
-                h.iter().filter_map(|x| x.get(feature).map(|v| ((x.event_time - now) as f64 / 1000.0, v))).collect();
+            let pts: Vec<(f64, f64)> = h
+                .iter()
+                .filter_map(|x| x.get(feature).map(|v| ((x.event_time - now) as f64 / 1000.0, v)))
+                .collect();
             if pts.len() < self.cfg.min_windows {
                 continue;
             }
@@ -111,14 +118,27 @@ impl Predictor {
                 .cfg
                 .horizons_min
                 .iter()
-                .map(|m| if current >= threshold { 1.0 } else { fit.exceed_probability(f64::from(*m) * 60.0, threshold) })
+                .map(|m| {
+                    if current >= threshold {
+                        1.0
+                    } else {
+                        fit.exceed_probability(f64::from(*m) * 60.0, threshold)
+                    }
+                })
                 .collect();
             let crossing = if current >= threshold {
                 Some(now)
             } else {
                 fit.crossing_after(threshold).map(|s| now + (s * 1000.0) as i64)
             };
-            let f = IndicatorForecast { feature, current, threshold, slope: fit.slope, crossing, probs };
+            let f = IndicatorForecast {
+                feature,
+                current,
+                threshold,
+                slope: fit.slope,
+                crossing,
+                probs,
+            };
             let better = match &best {
                 None => true,
                 Some(b) => f.probs.iter().sum::<f64>() > b.probs.iter().sum::<f64>(),
@@ -146,7 +166,10 @@ impl Predictor {
                 .horizons_min
                 .iter()
                 .zip(&best.probs)
-                .map(|(m, p)| HorizonForecast { horizon_minutes: *m, failure_probability: *p })
+                .map(|(m, p)| HorizonForecast {
+                    horizon_minutes: *m,
+                    failure_probability: *p,
+                })
                 .collect(),
         })
     }
@@ -196,7 +219,10 @@ mod tests {
         let mut last = None;
         // 0.5 rising by 0.002 per 10 s window (0.0002/s): 0.95 is reached 2250 s after t=0.
         for i in 0..30 {
-            last = p.forecast(&window(i, 0.5 + 0.002 * i as f64 + if i % 2 == 0 { 0.0005 } else { -0.0005 }));
+            last = p.forecast(&window(
+                i,
+                0.5 + 0.002 * i as f64 + if i % 2 == 0 { 0.0005 } else { -0.0005 },
+            ));
         }
         let pr = last.expect("forecast");
         assert_eq!(pr.indicator.as_deref(), Some("memory_max_ratio"));
@@ -211,7 +237,7 @@ mod tests {
         let mut p = Predictor::new(PredictorConfig::default()).expect("build");
         let mut last = None;
         for i in 0..30 {
-            // 0.8 rising 0.005 per window (0.0005/s): 0.95 reached about 300 s after the last window… 
+            // 0.8 rising 0.005 per window (0.0005/s): 0.95 reached about 300 s after the last window…
             last = p.forecast(&window(i, 0.655 + 0.005 * i as f64));
         }
         let pr = last.expect("forecast");

@@ -17,7 +17,8 @@ pub struct Fit {
 pub fn normal_cdf(z: f64) -> f64 {
     let x = z.abs() / std::f64::consts::SQRT_2;
     let t = 1.0 / (1.0 + 0.327_591_1 * x);
-    let poly = t * (0.254_829_592 + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let poly =
+        t * (0.254_829_592 + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
     let erf = 1.0 - poly * (-x * x).exp();
     if z >= 0.0 { 0.5 * (1.0 + erf) } else { 0.5 * (1.0 - erf) }
 }
@@ -40,7 +41,14 @@ impl Fit {
         let intercept = mean_y - slope * mean_x;
         let sse: f64 = pts.iter().map(|p| (p.1 - intercept - slope * p.0).powi(2)).sum();
         let sigma = (sse / (n - 2.0)).sqrt();
-        Some(Self { slope, intercept, sigma, n, mean_x, sxx })
+        Some(Self {
+            slope,
+            intercept,
+            sigma,
+            n,
+            mean_x,
+            sxx,
+        })
     }
 
     /// Fitted value at x.

@@ -65,7 +65,11 @@ pub fn stage_main<S: Stage>(about: &str) -> ExitCode {
         }
     };
     crate::logging::init(&log.format, &log.level);
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start the async runtime: {e}");

@@ -1,8 +1,8 @@
 //! How stage inputs and outputs cross a topic: JSON payloads keyed by `service_id`.
 
 use homeostat_schemas::{
-    ActionCommand, ActionResult, Alert, AnomalyScore, DeadLetter, Envelope, FeatureWindow,
-    IncidentEvent, Prediction, TelemetryEvent, topics,
+    ActionCommand, ActionResult, Alert, AnomalyScore, DeadLetter, Envelope, FeatureWindow, IncidentEvent, Prediction,
+    TelemetryEvent, topics,
 };
 use serde::Serialize;
 
@@ -90,13 +90,7 @@ json_message!(
 );
 
 /// Build the dead letter for a record that could not be decoded or was rejected.
-pub fn dead_letter(
-    stage: &str,
-    rec: &SourceRecord,
-    service_id: Option<&str>,
-    code: &str,
-    reason: &str,
-) -> DeadLetter {
+pub fn dead_letter(stage: &str, rec: &SourceRecord, service_id: Option<&str>, code: &str, reason: &str) -> DeadLetter {
     let (original, lossy) = match std::str::from_utf8(&rec.payload) {
         Ok(s) => (s.to_owned(), false),
         Err(_) => (String::from_utf8_lossy(&rec.payload).into_owned(), true),

@@ -13,8 +13,17 @@ use toml::{Table, Value};
 pub const DEFAULTS: &str = include_str!("../../config/homeostat.toml");
 
 /// Top-level sections that may appear in a config file.
-pub const SECTIONS: &[&str] =
-    &["kafka", "http", "log", "ingest", "features", "detector", "predictor", "actuator", "sim"];
+pub const SECTIONS: &[&str] = &[
+    "kafka",
+    "http",
+    "log",
+    "ingest",
+    "features",
+    "detector",
+    "predictor",
+    "actuator",
+    "sim",
+];
 
 /// A configuration problem, with the key at fault.
 #[derive(Debug, thiserror::Error)]
@@ -140,7 +149,10 @@ fn merge(base: &mut Table, over: Table) {
 }
 
 fn parse(origin: &str, text: &str) -> Result<Table, ConfigError> {
-    text.parse::<Table>().map_err(|e| ConfigError::Parse { origin: origin.to_owned(), message: e.to_string() })
+    text.parse::<Table>().map_err(|e| ConfigError::Parse {
+        origin: origin.to_owned(),
+        message: e.to_string(),
+    })
 }
 
 fn env_value(raw: &str) -> Value {
@@ -157,12 +169,16 @@ pub fn load_config(
 ) -> Result<Config, ConfigError> {
     let mut table = parse("defaults", DEFAULTS)?;
     if let Some(path) = file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
         merge(&mut table, parse(&path.display().to_string(), &text)?);
     }
     for (k, v) in env {
-        let Some(rest) = k.strip_prefix("HOMEOSTAT__") else { continue };
+        let Some(rest) = k.strip_prefix("HOMEOSTAT__") else {
+            continue;
+        };
         let path: Vec<String> = rest.split("__").map(|s| s.to_ascii_lowercase()).collect();
         if path.iter().any(|p| p.is_empty()) {
             continue;
@@ -214,7 +230,11 @@ impl Config {
 
     /// The shared runtime settings.
     pub fn runtime(&self) -> Result<RuntimeConfig, ConfigError> {
-        Ok(RuntimeConfig { kafka: self.section("kafka")?, http: self.section("http")?, log: self.section("log")? })
+        Ok(RuntimeConfig {
+            kafka: self.section("kafka")?,
+            http: self.section("http")?,
+            log: self.section("log")?,
+        })
     }
 
     /// Set a value by dotted path (used by the CLI for flags such as `--brokers`).
@@ -226,7 +246,10 @@ impl Config {
             if i + 1 == parts.len() {
                 cursor.insert((*p).to_owned(), value.clone());
             } else {
-                cursor = match cursor.entry((*p).to_owned()).or_insert_with(|| Value::Table(Table::new())) {
+                cursor = match cursor
+                    .entry((*p).to_owned())
+                    .or_insert_with(|| Value::Table(Table::new()))
+                {
                     Value::Table(t) => t,
                     _ => unreachable_table(),
                 };
@@ -253,7 +276,10 @@ mod tests {
         let env = vec![
             ("HOMEOSTAT__KAFKA__MAX_BATCH".to_owned(), "7".to_owned()),
             ("HOMEOSTAT__KAFKA__BROKERS".to_owned(), "b1:9092,b2:9092".to_owned()),
-            ("HOMEOSTAT__KAFKA__EXTRA__SOCKET.TIMEOUT.MS".to_owned(), "5000".to_owned()),
+            (
+                "HOMEOSTAT__KAFKA__EXTRA__SOCKET.TIMEOUT.MS".to_owned(),
+                "5000".to_owned(),
+            ),
             ("UNRELATED".to_owned(), "x".to_owned()),
         ];
         let c = load_config(None, env).expect("load");

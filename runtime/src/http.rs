@@ -29,7 +29,9 @@ pub async fn serve(addr: &str, metrics: Arc<Metrics>, ready: Ready) -> std::io::
     let local = listener.local_addr()?;
     tokio::spawn(async move {
         loop {
-            let Ok((mut sock, _)) = listener.accept().await else { continue };
+            let Ok((mut sock, _)) = listener.accept().await else {
+                continue;
+            };
             let metrics = metrics.clone();
             let ready = ready.clone();
             tokio::spawn(async move {
@@ -45,7 +47,11 @@ pub async fn serve(addr: &str, metrics: Arc<Metrics>, ready: Ready) -> std::io::
                     "/healthz" => ("200 OK", "text/plain", "ok\n".to_owned()),
                     "/readyz" if ready.get() => ("200 OK", "text/plain", "ready\n".to_owned()),
                     "/readyz" => ("503 Service Unavailable", "text/plain", "not ready\n".to_owned()),
-                    _ => ("404 Not Found", "text/plain", "try /metrics, /healthz or /readyz\n".to_owned()),
+                    _ => (
+                        "404 Not Found",
+                        "text/plain",
+                        "try /metrics, /healthz or /readyz\n".to_owned(),
+                    ),
                 };
                 let resp = format!(
                     "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

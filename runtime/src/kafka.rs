@@ -58,7 +58,11 @@ pub struct Outgoing {
 impl Outgoing {
     /// From a stage output.
     pub fn of<O: Output>(o: &O) -> Self {
-        Self { topic: o.topic(), key: o.key().to_owned(), payload: o.encode() }
+        Self {
+            topic: o.topic(),
+            key: o.key().to_owned(),
+            payload: o.encode(),
+        }
     }
 }
 
@@ -79,8 +83,10 @@ pub fn client_config(k: &KafkaConfig) -> ClientConfig {
 pub async fn ensure_topics(k: &KafkaConfig, topics: &[&str]) -> Result<(), KafkaError> {
     let admin: AdminClient<DefaultClientContext> = client_config(k).create()?;
     let names: Vec<String> = topics.iter().map(|t| format!("{}{t}", k.topic_prefix)).collect();
-    let new: Vec<NewTopic<'_>> =
-        names.iter().map(|t| NewTopic::new(t, k.partitions, TopicReplication::Fixed(1))).collect();
+    let new: Vec<NewTopic<'_>> = names
+        .iter()
+        .map(|t| NewTopic::new(t, k.partitions, TopicReplication::Fixed(1)))
+        .collect();
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let results = admin.create_topics(new.iter(), &opts).await?;
     for r in results {

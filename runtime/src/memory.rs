@@ -40,8 +40,17 @@ impl Bus {
     /// A publisher onto `topics` (the topics its holder writes). A subscriber's channel closes
     /// when every router holding it is dropped, which is how shutdown cascades downstream.
     pub fn router(&self, topics: &[&str]) -> Router {
-        let routes = self.routes.iter().filter(|(t, _)| topics.contains(&t.as_str())).map(|(t, s)| (t.clone(), s.clone())).collect();
-        Router { routes, offsets: self.offsets.clone(), allowed: topics.iter().map(|t| (*t).to_owned()).collect() }
+        let routes = self
+            .routes
+            .iter()
+            .filter(|(t, _)| topics.contains(&t.as_str()))
+            .map(|(t, s)| (t.clone(), s.clone()))
+            .collect();
+        Router {
+            routes,
+            offsets: self.offsets.clone(),
+            allowed: topics.iter().map(|t| (*t).to_owned()).collect(),
+        }
     }
 }
 
@@ -57,7 +66,10 @@ impl Router {
     /// Publish one record to every subscriber of `topic` (waits when a subscriber is full).
     pub async fn publish(&self, topic: &str, key: &str, payload: Vec<u8>) {
         if !self.allowed.iter().any(|t| t == topic) {
-            tracing::error!(topic, "wiring bug: this stage's router does not publish to the topic; record not delivered");
+            tracing::error!(
+                topic,
+                "wiring bug: this stage's router does not publish to the topic; record not delivered"
+            );
             return;
         }
         let offset = {
@@ -66,7 +78,9 @@ impl Router {
             *e += 1;
             *e - 1
         };
-        let Some(subs) = self.routes.get(topic) else { return };
+        let Some(subs) = self.routes.get(topic) else {
+            return;
+        };
         for s in subs {
             let rec = SourceRecord {
                 topic: topic.to_owned(),

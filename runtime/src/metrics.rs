@@ -59,7 +59,10 @@ pub struct Metrics {
 impl Metrics {
     /// A registry whose metric names start with `homeostat_<stage>_`.
     pub fn new(stage: &str) -> Self {
-        Self { stage: stage.to_owned(), entries: Mutex::new(Vec::new()) }
+        Self {
+            stage: stage.to_owned(),
+            entries: Mutex::new(Vec::new()),
+        }
     }
 
     fn full(&self, noun: &str) -> String {
@@ -72,14 +75,20 @@ impl Metrics {
         let name = self.full(noun);
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         for e in entries.iter() {
-            if e.name == name && e.labels == labels {
-                if let Metric::Counter(c) = &e.metric {
-                    return c.clone();
-                }
+            if e.name == name
+                && e.labels == labels
+                && let Metric::Counter(c) = &e.metric
+            {
+                return c.clone();
             }
         }
         let c = Counter::default();
-        entries.push(Entry { name, labels: labels.to_owned(), help: help.to_owned(), metric: Metric::Counter(c.clone()) });
+        entries.push(Entry {
+            name,
+            labels: labels.to_owned(),
+            help: help.to_owned(),
+            metric: Metric::Counter(c.clone()),
+        });
         c
     }
 
@@ -88,14 +97,19 @@ impl Metrics {
         let name = self.full(noun);
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         for e in entries.iter() {
-            if e.name == name {
-                if let Metric::Gauge(g) = &e.metric {
-                    return g.clone();
-                }
+            if e.name == name
+                && let Metric::Gauge(g) = &e.metric
+            {
+                return g.clone();
             }
         }
         let g = Gauge::default();
-        entries.push(Entry { name, labels: String::new(), help: help.to_owned(), metric: Metric::Gauge(g.clone()) });
+        entries.push(Entry {
+            name,
+            labels: String::new(),
+            help: help.to_owned(),
+            metric: Metric::Gauge(g.clone()),
+        });
         g
     }
 
@@ -113,7 +127,11 @@ impl Metrics {
                 };
                 out.push_str(&format!("# HELP {} {}\n# TYPE {} {}\n", e.name, e.help, e.name, kind));
             }
-            let labels = if e.labels.is_empty() { String::new() } else { format!("{{{}}}", e.labels) };
+            let labels = if e.labels.is_empty() {
+                String::new()
+            } else {
+                format!("{{{}}}", e.labels)
+            };
             match &e.metric {
                 Metric::Counter(c) => out.push_str(&format!("{}{} {}\n", e.name, labels, c.get())),
                 Metric::Gauge(g) => out.push_str(&format!("{}{} {}\n", e.name, labels, g.get())),
@@ -131,7 +149,8 @@ mod tests {
     fn renders_counters_and_gauges() {
         let m = Metrics::new("ingest");
         m.counter("records_in_total", "", "Records read.").add(3);
-        m.counter("dead_letters_total", "reason=\"invalid_json\"", "Rejected.").inc();
+        m.counter("dead_letters_total", "reason=\"invalid_json\"", "Rejected.")
+            .inc();
         m.counter("records_in_total", "", "Records read.").inc();
         m.gauge("lag_seconds", "Lag.").set(1.5);
         let text = m.render();

@@ -76,7 +76,10 @@ pub struct StageContext {
 impl StageContext {
     /// A context with a fresh metrics registry.
     pub fn new(stage: &'static str) -> Self {
-        Self { stage, metrics: Arc::new(Metrics::new(stage)) }
+        Self {
+            stage,
+            metrics: Arc::new(Metrics::new(stage)),
+        }
     }
 }
 
@@ -93,10 +96,7 @@ pub trait Stage: Send + Sized + 'static {
     const NAME: &'static str;
 
     /// Build the stage from its configuration.
-    fn build(
-        cfg: Self::Config,
-        cx: &StageContext,
-    ) -> impl Future<Output = Result<Self, BuildError>> + Send;
+    fn build(cfg: Self::Config, cx: &StageContext) -> impl Future<Output = Result<Self, BuildError>> + Send;
 
     /// Process one batch of inputs in partition order. Outputs are published, and the batch's
     /// offsets stored, only after this returns `Ok` and every output is acknowledged.

@@ -2,8 +2,8 @@
 //! types here; a test fails when they drift.
 
 use crate::{
-    ActionCommand, ActionResult, Alert, AnomalyScore, DeadLetter, FeatureWindow, IncidentEvent,
-    Prediction, RawTelemetry, TelemetryEvent, topics,
+    ActionCommand, ActionResult, Alert, AnomalyScore, DeadLetter, FeatureWindow, IncidentEvent, Prediction,
+    RawTelemetry, TelemetryEvent, topics,
 };
 
 /// (topic, pretty-printed JSON Schema) for every topic.

@@ -18,7 +18,7 @@ pub mod topics;
 
 pub use action::{ActionCommand, ActionMode, ActionResult, ActionStatus, Strategy};
 pub use anomaly::{Alert, AlertState, AnomalyScore, Contribution, Severity};
-pub use catalogue::{FEATURES, FEATURE_COUNT, Feature, FeatureId};
+pub use catalogue::{FEATURE_COUNT, FEATURES, Feature, FeatureId};
 pub use dlq::DeadLetter;
 pub use features::FeatureWindow;
 pub use incident::{IncidentEvent, IncidentKind, IncidentStatus};

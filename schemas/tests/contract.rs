@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 
 use homeostat_schemas::{
-    ActionCommand, ActionResult, Alert, AnomalyScore, DeadLetter, FeatureWindow, IncidentEvent,
-    Prediction, RawTelemetry, TelemetryEvent, catalogue, json_schema, topics,
+    ActionCommand, ActionResult, Alert, AnomalyScore, DeadLetter, FeatureWindow, IncidentEvent, Prediction,
+    RawTelemetry, TelemetryEvent, catalogue, json_schema, topics,
 };
 
 fn root() -> PathBuf {

@@ -90,6 +90,9 @@ pub struct FaultLabel {
     pub end_ms: i64,
 }
 
+/// A route as (path, weight, median ms, sigma, bytes).
+type RouteRow = (&'static str, f64, f64, f64, u64);
+
 /// Fleet settings.
 #[derive(Debug, Clone)]
 pub struct FleetConfig {
@@ -112,13 +115,49 @@ pub struct FleetConfig {
 impl FleetConfig {
     /// The default fleet: `n` services (up to 8) with realistic routes.
     pub fn standard(n: usize, start_ms: i64, seed: u64) -> Self {
-        let catalogue: [(&str, &[(&str, f64, f64, f64, u64)]); 8] = [
-            ("checkout", &[("/api/checkout", 3.0, 45.0, 0.4, 2_000), ("/api/checkout/{id}", 1.0, 25.0, 0.35, 1_200)]),
-            ("payments", &[("/api/payments", 2.0, 60.0, 0.45, 800), ("/api/payments/{id}/status", 3.0, 12.0, 0.3, 300)]),
-            ("search", &[("/api/search", 5.0, 35.0, 0.6, 9_000), ("/api/suggest", 2.0, 8.0, 0.4, 600)]),
-            ("catalog", &[("/api/products", 4.0, 18.0, 0.4, 12_000), ("/api/products/{id}", 6.0, 9.0, 0.35, 3_000)]),
-            ("auth", &[("/api/login", 1.0, 80.0, 0.3, 500), ("/api/token/refresh", 4.0, 6.0, 0.3, 400)]),
-            ("cart", &[("/api/cart", 3.0, 14.0, 0.35, 1_500), ("/api/cart/items", 2.0, 20.0, 0.4, 900)]),
+        let catalogue: [(&str, &[RouteRow]); 8] = [
+            (
+                "checkout",
+                &[
+                    ("/api/checkout", 3.0, 45.0, 0.4, 2_000),
+                    ("/api/checkout/{id}", 1.0, 25.0, 0.35, 1_200),
+                ],
+            ),
+            (
+                "payments",
+                &[
+                    ("/api/payments", 2.0, 60.0, 0.45, 800),
+                    ("/api/payments/{id}/status", 3.0, 12.0, 0.3, 300),
+                ],
+            ),
+            (
+                "search",
+                &[
+                    ("/api/search", 5.0, 35.0, 0.6, 9_000),
+                    ("/api/suggest", 2.0, 8.0, 0.4, 600),
+                ],
+            ),
+            (
+                "catalog",
+                &[
+                    ("/api/products", 4.0, 18.0, 0.4, 12_000),
+                    ("/api/products/{id}", 6.0, 9.0, 0.35, 3_000),
+                ],
+            ),
+            (
+                "auth",
+                &[
+                    ("/api/login", 1.0, 80.0, 0.3, 500),
+                    ("/api/token/refresh", 4.0, 6.0, 0.3, 400),
+                ],
+            ),
+            (
+                "cart",
+                &[
+                    ("/api/cart", 3.0, 14.0, 0.35, 1_500),
+                    ("/api/cart/items", 2.0, 20.0, 0.4, 900),
+                ],
+            ),
             ("inventory", &[("/api/stock/{sku}", 5.0, 11.0, 0.3, 350)]),
             ("reviews", &[("/api/reviews/{id}", 3.0, 25.0, 0.5, 6_000)]),
         ];
@@ -129,11 +168,25 @@ impl FleetConfig {
                 name: (*name).to_owned(),
                 routes: routes
                     .iter()
-                    .map(|(p, w, m, s, b)| RouteSpec { path: (*p).to_owned(), weight: *w, median_ms: *m, sigma: *s, bytes: *b })
+                    .map(|(p, w, m, s, b)| RouteSpec {
+                        path: (*p).to_owned(),
+                        weight: *w,
+                        median_ms: *m,
+                        sigma: *s,
+                        bytes: *b,
+                    })
                     .collect(),
             })
             .collect();
-        Self { services, instances: 3, rps_per_instance: 4.0, resource_interval_s: 5, start_ms, seed, faults: Vec::new() }
+        Self {
+            services,
+            instances: 3,
+            rps_per_instance: 4.0,
+            resource_interval_s: 5,
+            start_ms,
+            seed,
+            faults: Vec::new(),
+        }
     }
 }
 
@@ -168,12 +221,26 @@ impl Fleet {
                 (0..cfg.instances)
                     .map(|_| {
                         let base = 0.3 + 0.1 * rng.uniform();
-                        Instance { memory_ratio: base, base_memory: base, down_until: None, next_sample: cfg.start_ms, served_since_sample: 0, busy_ms_since_sample: 0.0, secs_since_sample: 0 }
+                        Instance {
+                            memory_ratio: base,
+                            base_memory: base,
+                            down_until: None,
+                            next_sample: cfg.start_ms,
+                            served_since_sample: 0,
+                            busy_ms_since_sample: 0.0,
+                            secs_since_sample: 0,
+                        }
                     })
                     .collect()
             })
             .collect();
-        Self { now_ms: cfg.start_ms, rng, instances, produced: 0, cfg }
+        Self {
+            now_ms: cfg.start_ms,
+            rng,
+            instances,
+            produced: 0,
+            cfg,
+        }
     }
 
     /// Simulated now, ms since the epoch.
@@ -203,7 +270,12 @@ impl Fleet {
 
     fn active(&self, service: &str, t: i64) -> Vec<FaultKind> {
         let s = (t - self.cfg.start_ms) as f64 / 1000.0;
-        self.cfg.faults.iter().filter(|f| f.service == service && s >= f.start_s && s < f.start_s + f.duration_s).map(|f| f.kind).collect()
+        self.cfg
+            .faults
+            .iter()
+            .filter(|f| f.service == service && s >= f.start_s && s < f.start_s + f.duration_s)
+            .map(|f| f.kind)
+            .collect()
     }
 
     fn fault_age_min(&self, service: &str, t: i64, pred: impl Fn(&FaultKind) -> bool) -> f64 {
@@ -230,10 +302,35 @@ impl Fleet {
         for si in 0..self.cfg.services.len() {
             let svc = self.cfg.services[si].clone();
             let faults = self.active(&svc.name, t0);
-            let creep = 1.0 + self.fault_age_min(&svc.name, t0, |k| matches!(k, FaultKind::LatencyCreep { .. }))
-                * faults.iter().find_map(|k| if let FaultKind::LatencyCreep { factor_per_min } = k { Some(*factor_per_min) } else { None }).unwrap_or(0.0);
-            let err_p = faults.iter().find_map(|k| if let FaultKind::ErrorBurst { error_probability } = k { Some(*error_probability) } else { None }).unwrap_or(0.0);
-            let leak = faults.iter().find_map(|k| if let FaultKind::MemoryLeak { ratio_per_min } = k { Some(*ratio_per_min) } else { None });
+            let creep = 1.0
+                + self.fault_age_min(&svc.name, t0, |k| matches!(k, FaultKind::LatencyCreep { .. }))
+                    * faults
+                        .iter()
+                        .find_map(|k| {
+                            if let FaultKind::LatencyCreep { factor_per_min } = k {
+                                Some(*factor_per_min)
+                            } else {
+                                None
+                            }
+                        })
+                        .unwrap_or(0.0);
+            let err_p = faults
+                .iter()
+                .find_map(|k| {
+                    if let FaultKind::ErrorBurst { error_probability } = k {
+                        Some(*error_probability)
+                    } else {
+                        None
+                    }
+                })
+                .unwrap_or(0.0);
+            let leak = faults.iter().find_map(|k| {
+                if let FaultKind::MemoryLeak { ratio_per_min } = k {
+                    Some(*ratio_per_min)
+                } else {
+                    None
+                }
+            });
             let total_w: f64 = svc.routes.iter().map(|r| r.weight).sum();
             let n_inst = self.cfg.instances as usize;
             for ii in 0..n_inst {
@@ -241,11 +338,11 @@ impl Fleet {
                 // Memory: leak on instance 0, crash at the limit, restart after a minute.
                 {
                     let inst = &mut self.instances[si][ii];
-                    if let Some(d) = inst.down_until {
-                        if t0 >= d {
-                            inst.down_until = None;
-                            inst.memory_ratio = inst.base_memory;
-                        }
+                    if let Some(d) = inst.down_until
+                        && t0 >= d
+                    {
+                        inst.down_until = None;
+                        inst.memory_ratio = inst.base_memory;
                     }
                     if let (Some(rate), 0, None) = (leak, ii, inst.down_until) {
                         inst.memory_ratio += rate / 60.0;
@@ -282,7 +379,11 @@ impl Fleet {
                         (status, lat)
                     };
                     busy_ms += latency;
-                    let method = if route.path.contains("login") || route.path == "/api/checkout" { "POST" } else { "GET" };
+                    let method = if route.path.contains("login") || route.path == "/api/checkout" {
+                        "POST"
+                    } else {
+                        "GET"
+                    };
                     let rec = json!({
                         "schema_version": 1, "kind": "request", "service_id": svc.name, "instance_id": inst_name,
                         "timestamp": ts, "route": route.path, "method": method, "status": status,
@@ -298,7 +399,8 @@ impl Fleet {
                     inst.next_sample = t0 + self.cfg.resource_interval_s as i64 * 1000;
                     // CPU and connections are averages over the sampling interval, as agents report them.
                     let secs = f64::from(inst.secs_since_sample.max(1));
-                    let load = f64::from(inst.served_since_sample) / secs / (self.cfg.rps_per_instance * 1.35).max(1e-9);
+                    let load =
+                        f64::from(inst.served_since_sample) / secs / (self.cfg.rps_per_instance * 1.35).max(1e-9);
                     let busy_ms = inst.busy_ms_since_sample / secs;
                     inst.served_since_sample = 0;
                     inst.busy_ms_since_sample = 0.0;
@@ -330,7 +432,12 @@ mod tests {
     #[test]
     fn a_memory_leak_crashes_the_instance_and_it_comes_back() {
         let mut cfg = FleetConfig::standard(1, 1_795_953_600_000, 7);
-        cfg.faults.push(Fault { service: "checkout".into(), kind: FaultKind::MemoryLeak { ratio_per_min: 0.5 }, start_s: 0.0, duration_s: 1e9 });
+        cfg.faults.push(Fault {
+            service: "checkout".into(),
+            kind: FaultKind::MemoryLeak { ratio_per_min: 0.5 },
+            start_s: 0.0,
+            duration_s: 1e9,
+        });
         let mut f = Fleet::new(cfg);
         let mut saw_502 = false;
         let mut max_mem: f64 = 0.0;

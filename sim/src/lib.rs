@@ -12,13 +12,21 @@ pub use rng::Rng;
 /// Parse a fault spec `KIND:SERVICE@START[+DURATION]`, times in minutes of simulated time, e.g.
 /// `memory_leak:payments@4` or `error_burst:checkout@30+5`.
 pub fn parse_fault(spec: &str) -> Result<Fault, String> {
-    let (kind, rest) = spec.split_once(':').ok_or_else(|| format!("fault {spec:?}: expected KIND:SERVICE@START[+DURATION]"))?;
-    let (service, times) = rest.split_once('@').ok_or_else(|| format!("fault {spec:?}: missing @START (minutes)"))?;
+    let (kind, rest) = spec
+        .split_once(':')
+        .ok_or_else(|| format!("fault {spec:?}: expected KIND:SERVICE@START[+DURATION]"))?;
+    let (service, times) = rest
+        .split_once('@')
+        .ok_or_else(|| format!("fault {spec:?}: missing @START (minutes)"))?;
     let (start, dur) = match times.split_once('+') {
         Some((s, d)) => (s, Some(d)),
         None => (times, None),
     };
-    let num = |s: &str, what: &str| s.trim().parse::<f64>().map_err(|_| format!("fault {spec:?}: {what} {s:?} is not a number of minutes"));
+    let num = |s: &str, what: &str| {
+        s.trim()
+            .parse::<f64>()
+            .map_err(|_| format!("fault {spec:?}: {what} {s:?} is not a number of minutes"))
+    };
     let start_min = num(start, "start")?;
     let duration_min = match dur {
         Some(d) => num(d, "duration")?,
@@ -28,9 +36,18 @@ pub fn parse_fault(spec: &str) -> Result<Fault, String> {
         "memory_leak" => FaultKind::MemoryLeak { ratio_per_min: 0.05 },
         "latency_creep" => FaultKind::LatencyCreep { factor_per_min: 0.4 },
         "error_burst" => FaultKind::ErrorBurst { error_probability: 0.3 },
-        other => return Err(format!("fault kind {other:?}: use memory_leak, latency_creep or error_burst")),
+        other => {
+            return Err(format!(
+                "fault kind {other:?}: use memory_leak, latency_creep or error_burst"
+            ));
+        }
     };
-    Ok(Fault { service: service.trim().to_owned(), kind, start_s: start_min * 60.0, duration_s: duration_min * 60.0 })
+    Ok(Fault {
+        service: service.trim().to_owned(),
+        kind,
+        start_s: start_min * 60.0,
+        duration_s: duration_min * 60.0,
+    })
 }
 
 #[cfg(test)]

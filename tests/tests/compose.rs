@@ -18,16 +18,28 @@ fn compose_file_matches_the_code() {
     let compose = read("docker-compose.yml");
     let dockerfile = read("Dockerfile");
     for stage in ["ingest", "features", "detector", "predictor", "actuator"] {
-        assert!(compose.contains(&format!("\n  {stage}:\n")), "no compose service for {stage}");
+        assert!(
+            compose.contains(&format!("\n  {stage}:\n")),
+            "no compose service for {stage}"
+        );
         let cmd = format!("[\"homeostat-{stage}\", \"--config\", \"/etc/homeostat/homeostat.toml\"]");
-        assert!(compose.contains(&cmd), "{stage} does not run its binary with the config: {cmd}");
-        assert!(dockerfile.contains(&format!("release/homeostat-{stage}")), "Dockerfile does not ship homeostat-{stage}");
+        assert!(
+            compose.contains(&cmd),
+            "{stage} does not run its binary with the config: {cmd}"
+        );
+        assert!(
+            dockerfile.contains(&format!("release/homeostat-{stage}")),
+            "Dockerfile does not ship homeostat-{stage}"
+        );
         assert!(root().join(stage).join("src/main.rs").exists(), "{stage} has no binary");
     }
     for svc in ["kafka", "postgres", "influxdb"] {
         assert!(compose.contains(&format!("\n  {svc}:\n")), "no {svc} service");
     }
-    assert!(compose.contains("KAFKA_PROCESS_ROLES: broker,controller"), "Kafka runs in KRaft mode");
+    assert!(
+        compose.contains("KAFKA_PROCESS_ROLES: broker,controller"),
+        "Kafka runs in KRaft mode"
+    );
     assert!(compose.contains("influxdb:2"), "InfluxDB 2");
 
     // The mounted config parses into every stage's settings.
@@ -46,7 +58,10 @@ fn compose_file_matches_the_code() {
     }
     // The topics the compose file's Kafka must hold are the code's topics.
     assert!(compose.contains("KAFKA_AUTO_CREATE_TOPICS_ENABLE: \"false\""));
-    assert!(compose.contains("\"homeostat\", \"topics\""), "a one-shot service creates the topics");
+    assert!(
+        compose.contains("\"homeostat\", \"topics\""),
+        "a one-shot service creates the topics"
+    );
     assert_eq!(homeostat_schemas::topics::ALL.len(), 10);
 }
 
@@ -57,12 +72,15 @@ mod homeostat_runtime_check {
     pub fn load(file: &Path) -> (String,) {
         let text = std::fs::read_to_string(file).expect("config");
         let table: toml::Table = text.parse().expect("deploy/homeostat.toml parses");
-        let defaults: toml::Table = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/homeostat.toml"))
-            .expect("defaults")
-            .parse()
-            .expect("defaults parse");
+        let defaults: toml::Table =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/homeostat.toml"))
+                .expect("defaults")
+                .parse()
+                .expect("defaults parse");
         for (section, v) in &table {
-            let d = defaults.get(section).unwrap_or_else(|| panic!("deploy/homeostat.toml has unknown section [{section}]"));
+            let d = defaults
+                .get(section)
+                .unwrap_or_else(|| panic!("deploy/homeostat.toml has unknown section [{section}]"));
             check_table(section, v, d);
         }
         let brokers = table["kafka"]["brokers"].as_str().expect("brokers").to_owned();
@@ -72,20 +90,28 @@ mod homeostat_runtime_check {
     fn check_table(path: &str, v: &toml::Value, d: &toml::Value) {
         if let (Some(vt), Some(dt)) = (v.as_table(), d.as_table()) {
             for (k, vv) in vt {
-                let dv = dt.get(k).unwrap_or_else(|| panic!("deploy/homeostat.toml: [{path}] has unknown key {k}"));
+                let dv = dt
+                    .get(k)
+                    .unwrap_or_else(|| panic!("deploy/homeostat.toml: [{path}] has unknown key {k}"));
                 check_table(&format!("{path}.{k}"), vv, dv);
             }
         }
     }
 
     pub fn check_key(path: &[String], _value: &str) {
-        let defaults: toml::Table = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/homeostat.toml"))
-            .expect("defaults")
-            .parse()
-            .expect("defaults parse");
+        let defaults: toml::Table =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/homeostat.toml"))
+                .expect("defaults")
+                .parse()
+                .expect("defaults parse");
         let mut cur = &toml::Value::Table(defaults);
         for p in path {
-            cur = cur.get(p).unwrap_or_else(|| panic!("compose sets HOMEOSTAT__{}, which is not a setting", path.join("__").to_uppercase()));
+            cur = cur.get(p).unwrap_or_else(|| {
+                panic!(
+                    "compose sets HOMEOSTAT__{}, which is not a setting",
+                    path.join("__").to_uppercase()
+                )
+            });
         }
     }
 }

@@ -60,10 +60,13 @@ async fn memory_leak_end_to_end_over_kafka_postgres_and_influxdb() {
     std::fs::create_dir_all(&dir).expect("tmp dir");
 
     // Isolated database per run.
-    let admin = sqlx::PgPool::connect(&format!("{PG}/postgres")).await.expect(
-        "PostgreSQL is not reachable on 127.0.0.1:5432; start it with scripts/services.sh up",
-    );
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {run}"))).execute(&admin).await.expect("create database");
+    let admin = sqlx::PgPool::connect(&format!("{PG}/postgres"))
+        .await
+        .expect("PostgreSQL is not reachable on 127.0.0.1:5432; start it with scripts/services.sh up");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {run}")))
+        .execute(&admin)
+        .await
+        .expect("create database");
     let db_url = format!("{PG}/{run}");
 
     let mut env: Vec<(String, String)> = vec![
@@ -83,7 +86,10 @@ async fn memory_leak_end_to_end_over_kafka_postgres_and_influxdb() {
         .args(["topics", "--brokers", BROKERS, "--prefix", &prefix])
         .status()
         .expect("homeostat topics");
-    assert!(status.success(), "creating topics failed: is the broker up on {BROKERS}? (scripts/services.sh up)");
+    assert!(
+        status.success(),
+        "creating topics failed: is the broker up on {BROKERS}? (scripts/services.sh up)"
+    );
 
     let mut stages = Vec::new();
     let mut ports = BTreeMap::new();
@@ -104,20 +110,37 @@ async fn memory_leak_end_to_end_over_kafka_postgres_and_influxdb() {
             if let Ok((200, _)) = http_get(&addr, "/healthz") {
                 break;
             }
-            assert!(Instant::now() < deadline, "{stage} /healthz never answered; log:\n{}", stages.iter().find(|p| p.name == *stage).map(|p| p.log_tail(30)).unwrap_or_default());
+            assert!(
+                Instant::now() < deadline,
+                "{stage} /healthz never answered; log:\n{}",
+                stages
+                    .iter()
+                    .find(|p| p.name == *stage)
+                    .map(|p| p.log_tail(30))
+                    .unwrap_or_default()
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         let (code, body) = http_get(&addr, "/metrics").expect("metrics");
         assert_eq!(code, 200);
-        assert!(body.contains(&format!("homeostat_{stage}_records_in_total")), "{stage} metrics:\n{body}");
+        assert!(
+            body.contains(&format!("homeostat_{stage}_records_in_total")),
+            "{stage} metrics:\n{body}"
+        );
     }
 
     // Malformed records first, then the fleet.
-    let producer: FutureProducer = ClientConfig::new().set("bootstrap.servers", BROKERS).create().expect("producer");
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", BROKERS)
+        .create()
+        .expect("producer");
     let raw_topic = format!("{prefix}{}", topics::TELEMETRY_RAW);
     for (i, bad) in MALFORMED.iter().enumerate() {
         producer
-            .send(FutureRecord::to(&raw_topic).key(&format!("bad{i}")).payload(*bad), Duration::from_secs(10))
+            .send(
+                FutureRecord::to(&raw_topic).key(&format!("bad{i}")).payload(*bad),
+                Duration::from_secs(10),
+            )
             .await
             .map_err(|(e, _)| e)
             .expect("produce malformed");
@@ -125,15 +148,39 @@ async fn memory_leak_end_to_end_over_kafka_postgres_and_influxdb() {
     let summary_path = dir.join("sim.json");
     let sim = std::process::Command::new(bin("homeostat"))
         .args([
-            "sim", "--brokers", BROKERS, "--topic", &raw_topic, "--services", "4", "--instances", "3", "--rps", "3",
-            "--minutes", "14", "--speed", "30", "--start-ago", "14", "--seed", "7",
-            "--fault", "memory_leak:payments@4", "--summary",
+            "sim",
+            "--brokers",
+            BROKERS,
+            "--topic",
+            &raw_topic,
+            "--services",
+            "4",
+            "--instances",
+            "3",
+            "--rps",
+            "3",
+            "--minutes",
+            "14",
+            "--speed",
+            "30",
+            "--start-ago",
+            "14",
+            "--seed",
+            "7",
+            "--fault",
+            "memory_leak:payments@4",
+            "--summary",
         ])
         .arg(&summary_path)
         .output()
         .expect("homeostat sim");
-    assert!(sim.status.success(), "sim failed: {}", String::from_utf8_lossy(&sim.stderr));
-    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&summary_path).expect("summary")).expect("summary json");
+    assert!(
+        sim.status.success(),
+        "sim failed: {}",
+        String::from_utf8_lossy(&sim.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&summary_path).expect("summary")).expect("summary json");
     let sim_records = summary["records"].as_u64().expect("records");
     assert!(sim_records > 10_000, "{summary}");
 
@@ -158,7 +205,11 @@ async fn memory_leak_end_to_end_over_kafka_postgres_and_influxdb() {
     let kind: String = incident.try_get("kind").expect("kind");
     let opened_at: i64 = incident.try_get("opened_at").expect("opened_at");
     let fault_start = summary["labels"][0]["start_ms"].as_i64().expect("label");
-    eprintln!("incident {kind} (predicted: {:?}) opened {} s after the leak began", incident.try_get::<i64, _>("predicted").ok(), (opened_at - fault_start) / 1000);
+    eprintln!(
+        "incident {kind} (predicted: {:?}) opened {} s after the leak began",
+        incident.try_get::<i64, _>("predicted").ok(),
+        (opened_at - fault_start) / 1000
+    );
     assert_eq!(kind, "memory_leak");
     assert!(opened_at >= fault_start, "opened before the fault began");
     let inc_id: String = incident.try_get("id").expect("id");
@@ -173,58 +224,97 @@ async fn memory_leak_end_to_end_over_kafka_postgres_and_influxdb() {
 
     // Give the pipeline time to drain, then: no incident for the healthy services.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let others: Vec<String> = sqlx::query("SELECT service_id || ':' || kind AS s FROM incidents WHERE service_id <> 'payments'")
-        .fetch_all(&pool)
-        .await
-        .expect("others")
-        .iter()
-        .map(|r| r.try_get::<String, _>("s").unwrap_or_default())
-        .collect();
+    let others: Vec<String> =
+        sqlx::query("SELECT service_id || ':' || kind AS s FROM incidents WHERE service_id <> 'payments'")
+            .fetch_all(&pool)
+            .await
+            .expect("others")
+            .iter()
+            .map(|r| r.try_get::<String, _>("s").unwrap_or_default())
+            .collect();
     assert!(others.is_empty(), "incidents on healthy services: {others:?}");
 
     // A dry-run action on actions.v1 for the incident.
     let mut actions = Vec::new();
-    consume_all(&format!("{prefix}{}", topics::ACTIONS_V1), &format!("{run}-check-actions"), 1, Duration::from_secs(20), |p| {
-        if let Ok(a) = serde_json::from_slice::<ActionCommand>(p) {
-            actions.push(a);
-        }
-    })
+    consume_all(
+        &format!("{prefix}{}", topics::ACTIONS_V1),
+        &format!("{run}-check-actions"),
+        1,
+        Duration::from_secs(20),
+        |p| {
+            if let Ok(a) = serde_json::from_slice::<ActionCommand>(p) {
+                actions.push(a);
+            }
+        },
+    )
     .await;
-    let a = actions.iter().find(|a| a.service_id == "payments").expect("an action for payments on actions.v1");
+    let a = actions
+        .iter()
+        .find(|a| a.service_id == "payments")
+        .expect("an action for payments on actions.v1");
     assert_eq!(a.mode, ActionMode::DryRun);
     assert_eq!(a.incident_id, inc_id);
     assert!(!a.rollback_plan.is_empty());
 
     // Records in = telemetry.v1 out + DLQ out; every rejection has a reason and the original bytes.
     let mut valid = 0u64;
-    let n_v1 = consume_all(&format!("{prefix}{}", topics::TELEMETRY_V1), &format!("{run}-check-v1"), sim_records, Duration::from_secs(60), |p| {
-        if serde_json::from_slice::<TelemetryEvent>(p).is_ok() {
-            valid += 1;
-        }
-    })
+    let n_v1 = consume_all(
+        &format!("{prefix}{}", topics::TELEMETRY_V1),
+        &format!("{run}-check-v1"),
+        sim_records,
+        Duration::from_secs(60),
+        |p| {
+            if serde_json::from_slice::<TelemetryEvent>(p).is_ok() {
+                valid += 1;
+            }
+        },
+    )
     .await;
     let mut dead = Vec::new();
-    let n_dlq = consume_all(&format!("{prefix}{}", topics::TELEMETRY_DLQ), &format!("{run}-check-dlq"), MALFORMED.len() as u64, Duration::from_secs(20), |p| {
-        dead.push(serde_json::from_slice::<DeadLetter>(p).expect("dead letters parse"));
-    })
+    let n_dlq = consume_all(
+        &format!("{prefix}{}", topics::TELEMETRY_DLQ),
+        &format!("{run}-check-dlq"),
+        MALFORMED.len() as u64,
+        Duration::from_secs(20),
+        |p| {
+            dead.push(serde_json::from_slice::<DeadLetter>(p).expect("dead letters parse"));
+        },
+    )
     .await;
-    eprintln!("in: {} sim + {} malformed; out: {n_v1} telemetry.v1 + {n_dlq} dlq", sim_records, MALFORMED.len());
+    eprintln!(
+        "in: {} sim + {} malformed; out: {n_v1} telemetry.v1 + {n_dlq} dlq",
+        sim_records,
+        MALFORMED.len()
+    );
     assert_eq!(valid, n_v1, "everything on telemetry.v1 parses");
-    assert_eq!(n_v1, sim_records, "every valid record reached telemetry.v1 exactly once");
+    assert_eq!(
+        n_v1, sim_records,
+        "every valid record reached telemetry.v1 exactly once"
+    );
     assert_eq!(n_dlq, MALFORMED.len() as u64, "every malformed record reached the DLQ");
     assert_eq!(n_v1 + n_dlq, sim_records + MALFORMED.len() as u64);
     for d in &dead {
         assert!(!d.reason.is_empty() && !d.reason_code.is_empty());
     }
-    assert!(dead.iter().any(|d| d.original == "{not json" && d.reason_code == "invalid_json"));
-    assert!(dead.iter().any(|d| d.original_lossy), "non-UTF-8 bytes are kept, lossily marked");
+    assert!(
+        dead.iter()
+            .any(|d| d.original == "{not json" && d.reason_code == "invalid_json")
+    );
+    assert!(
+        dead.iter().any(|d| d.original_lossy),
+        "non-UTF-8 bytes are kept, lossily marked"
+    );
 
     // Feature points for every service in InfluxDB.
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     let services = loop {
         let q = "SHOW TAG VALUES FROM homeostat_features WITH KEY = \"service\"";
-        let resp = client.get(format!("{INFLUX}/query")).query(&[("db", run.as_str()), ("q", q)]).send().await;
+        let resp = client
+            .get(format!("{INFLUX}/query"))
+            .query(&[("db", run.as_str()), ("q", q)])
+            .send()
+            .await;
         let mut found: Vec<String> = Vec::new();
         if let Ok(r) = resp {
             let v: serde_json::Value = serde_json::from_str(&r.text().await.unwrap_or_default()).unwrap_or_default();
@@ -237,18 +327,36 @@ async fn memory_leak_end_to_end_over_kafka_postgres_and_influxdb() {
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     };
-    assert_eq!(services, vec!["catalog", "checkout", "payments", "search"], "services with feature points in InfluxDB");
+    assert_eq!(
+        services,
+        vec!["catalog", "checkout", "payments", "search"],
+        "services with feature points in InfluxDB"
+    );
 
     // Graceful shutdown on SIGTERM: every stage exits 0.
     for p in &mut stages {
         let code = p.terminate(Duration::from_secs(20));
-        assert_eq!(code, Some(0), "{} did not stop cleanly; log:\n{}", p.name, p.log_tail(20));
+        assert_eq!(
+            code,
+            Some(0),
+            "{} did not stop cleanly; log:\n{}",
+            p.name,
+            p.log_tail(20)
+        );
     }
     pool.close().await;
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {run}"))).execute(&admin).await;
-    let _ = client.post(format!("{INFLUX}/query")).form(&[("q", format!("DROP DATABASE \"{run}\""))]).send().await;
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {run}")))
+        .execute(&admin)
+        .await;
+    let _ = client
+        .post(format!("{INFLUX}/query"))
+        .form(&[("q", format!("DROP DATABASE \"{run}\""))])
+        .send()
+        .await;
 }
 
 fn runtime_nonce() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| u64::from(d.subsec_nanos()))
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::from(d.subsec_nanos()))
 }
