@@ -5,10 +5,14 @@ use homeostat_cli::demo::{DemoOptions, run};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_detects_every_injected_fault_with_an_incident() {
-    let faults = ["memory_leak:payments@8+20", "latency_creep:search@22+10", "error_burst:checkout@38+6"]
-        .iter()
-        .map(|s| homeostat_sim::parse_fault(s).expect("fault"))
-        .collect();
+    let faults = [
+        "memory_leak:payments@8+20",
+        "latency_creep:search@22+10",
+        "error_burst:checkout@38+6",
+    ]
+    .iter()
+    .map(|s| homeostat_sim::parse_fault(s).expect("fault"))
+    .collect();
     let db = std::env::temp_dir().join(format!("homeostat-demo-test-{}.sqlite", std::process::id()));
     let opts = DemoOptions {
         sim_minutes: 50.0,
@@ -27,9 +31,18 @@ async fn demo_detects_every_injected_fault_with_an_incident() {
     }
     assert!(!report.interrupted);
     assert!(report.all_detected(), "{:?}", report.outcomes);
-    assert!(report.false_incidents.is_empty(), "incidents on healthy services: {:?}", report.false_incidents);
-    let rows = homeostat_cli::incidents::list(&format!("sqlite://{}", db.display()), 100).await.expect("list");
+    assert!(
+        report.false_incidents.is_empty(),
+        "incidents on healthy services: {:?}",
+        report.false_incidents
+    );
+    let rows = homeostat_cli::incidents::list(&format!("sqlite://{}", db.display()), 100)
+        .await
+        .expect("list");
     assert!(rows.len() >= 3);
-    assert!(rows.iter().all(|r| r.action.as_deref().is_some_and(|a| a.contains("dry_run"))));
+    assert!(
+        rows.iter()
+            .all(|r| r.action.as_deref().is_some_and(|a| a.contains("dry_run")))
+    );
     let _ = std::fs::remove_file(&db);
 }
