@@ -119,14 +119,7 @@ mod tests {
 
     #[test]
     fn every_kind_has_a_plan_with_a_rollback() {
-        for k in [
-            IncidentKind::MemoryLeak,
-            IncidentKind::LatencyDegradation,
-            IncidentKind::ErrorBurst,
-            IncidentKind::ServiceDown,
-            IncidentKind::Saturation,
-            IncidentKind::Anomaly,
-        ] {
+        for k in IncidentKind::ALL {
             assert!(!plan(k).rollback_plan.is_empty());
         }
         assert_eq!(plan(IncidentKind::MemoryLeak).strategy, Strategy::ServiceRestart);

@@ -24,6 +24,16 @@ pub enum IncidentKind {
 }
 
 impl IncidentKind {
+    /// Every kind.
+    pub const ALL: [IncidentKind; 6] = [
+        IncidentKind::MemoryLeak,
+        IncidentKind::LatencyDegradation,
+        IncidentKind::ErrorBurst,
+        IncidentKind::ServiceDown,
+        IncidentKind::Saturation,
+        IncidentKind::Anomaly,
+    ];
+
     /// The snake_case name used on the wire and in SQL.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -38,16 +48,7 @@ impl IncidentKind {
 
     /// Parse the snake_case name.
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            IncidentKind::MemoryLeak,
-            IncidentKind::LatencyDegradation,
-            IncidentKind::ErrorBurst,
-            IncidentKind::ServiceDown,
-            IncidentKind::Saturation,
-            IncidentKind::Anomaly,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 
