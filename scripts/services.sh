@@ -52,10 +52,12 @@ up_tansu() {
     bin=$(tansu_bin)
   fi
   # memory:// storage: each `up` starts from empty topics.
-  (cd "$STATE" && nohup "$bin" broker \
+  # exec: the recorded pid is the broker's own, so `down` stops it.
+  (cd "$STATE" && exec "$bin" broker \
       --listener-url tcp://127.0.0.1:9092 \
       --advertised-listener-url tcp://127.0.0.1:9092 \
-      --storage-engine memory://tansu/ >"$STATE/tansu.log" 2>&1 & echo $! >"$STATE/tansu.pid")
+      --storage-engine memory://tansu/ >"$STATE/tansu.log" 2>&1) &
+  echo $! >"$STATE/tansu.pid"
   wait_for tansu 60 port_open 9092
 }
 
@@ -103,7 +105,7 @@ bind-address = "127.0.0.1:8088"
   bind-address = "127.0.0.1:8086"
   log-enabled = false
 CONF
-  nohup influxd -config "$STATE/influxdb.conf" >"$STATE/influxdb.log" 2>&1 &
+  influxd -config "$STATE/influxdb.conf" >"$STATE/influxdb.log" 2>&1 &
   echo $! >"$STATE/influxdb.pid"
   wait_for influxdb 60 influx_ping
 }
