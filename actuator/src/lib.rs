@@ -220,11 +220,7 @@ impl Actuator {
         .map_err(transient)?;
         let plan = policy::plan(kind);
         let action_id = stable_id("act", &[id.as_bytes(), plan.strategy.as_str().as_bytes()]);
-        let mode_name = match self.cfg.mode {
-            ActionMode::DryRun => "dry_run",
-            ActionMode::Shadow => "shadow",
-            ActionMode::Execute => "execute",
-        };
+        let mode_name = self.cfg.mode.as_str();
         let reason = format!("{}: {summary}", kind.as_str());
         let params = serde_json::Value::Object(plan.parameters.clone()).to_string();
         store::insert_action(

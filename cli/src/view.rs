@@ -137,10 +137,10 @@ impl View {
                     self.event(
                         a.event_time,
                         format!(
-                            "ACTION   {} on {} ({:?}); rollback: {}",
+                            "ACTION   {} on {} ({}); rollback: {}",
                             a.strategy.as_str(),
                             a.service_id,
-                            a.mode,
+                            a.mode.as_str(),
                             a.rollback_plan
                         ),
                     );
@@ -208,7 +208,8 @@ impl View {
         }
         s.push_str("\nLatest events:\n");
         for e in &self.events {
-            s.push_str(&format!("  {e}\n"));
+            let line: String = e.chars().take(150).collect();
+            s.push_str(&format!("  {line}\n"));
         }
         let _ = out.write_all(s.as_bytes());
         let _ = out.flush();

@@ -67,6 +67,17 @@ pub enum ActionMode {
     Execute,
 }
 
+impl ActionMode {
+    /// The snake_case name used on the wire and in SQL.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionMode::DryRun => "dry_run",
+            ActionMode::Shadow => "shadow",
+            ActionMode::Execute => "execute",
+        }
+    }
+}
+
 /// A recovery command on `actions.v1`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ActionCommand {
