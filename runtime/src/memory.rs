@@ -180,3 +180,91 @@ pub async fn run_stage<S: Stage>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stage::{BuildError, StageContext};
+    use homeostat_schemas::{AnomalyScore, DeadLetter, FeatureWindow, topics};
+
+    /// Scores every window 0: enough to see records flow.
+    struct Echo;
+
+    impl Stage for Echo {
+        type In = FeatureWindow;
+        type Out = AnomalyScore;
+        type Config = ();
+        const NAME: &'static str = "echo";
+        async fn build(_: (), _: &StageContext) -> Result<Self, BuildError> {
+            Ok(Echo)
+        }
+        async fn process(
+            &mut self,
+            batch: Vec<FeatureWindow>,
+            out: &mut Emitter<AnomalyScore>,
+        ) -> Result<(), StageError> {
+            for w in batch {
+                out.emit(AnomalyScore {
+                    schema_version: 1,
+                    id: format!("a-{}", w.id),
+                    event_time: w.event_time,
+                    service_id: w.service_id,
+                    window_id: w.id,
+                    anomaly_score: 0.0,
+                    health_score: 1.0,
+                    degradation_trend: 0.0,
+                    warming_up: false,
+                    alerting: false,
+                    top_features: Vec::new(),
+                });
+            }
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn bad_records_are_dead_lettered_and_good_ones_pass() {
+        let mut bus = Bus::new();
+        let rx = bus.subscribe(&[topics::FEATURES_V1], 100);
+        let mut out = bus.subscribe(&[topics::ANOMALIES_V1, topics::TELEMETRY_DLQ], 100);
+        let source = bus.router(&[topics::FEATURES_V1]);
+        let task = tokio::spawn(run_stage(
+            Echo,
+            rx,
+            bus.router(&[topics::ANOMALIES_V1, topics::TELEMETRY_DLQ]),
+            SimClock::default(),
+            Duration::from_secs(60),
+            10,
+        ));
+        drop(bus);
+        let good = FeatureWindow {
+            schema_version: 1,
+            id: "w1".into(),
+            event_time: 10,
+            service_id: "svc".into(),
+            window_start: 0,
+            event_count: 0,
+            late_events: 0,
+            features: Default::default(),
+        };
+        source
+            .publish(topics::FEATURES_V1, "svc", b"{\"truncated\":".to_vec())
+            .await;
+        source.publish_output(&good).await;
+        drop(source);
+        task.await.expect("join").expect("stage ran to the end of its input");
+        let mut scores = 0;
+        let mut dead = Vec::new();
+        while let Some(rec) = out.recv().await {
+            match rec.topic.as_str() {
+                topics::ANOMALIES_V1 => scores += 1,
+                _ => dead.push(serde_json::from_slice::<DeadLetter>(&rec.payload).expect("dead letter")),
+            }
+        }
+        assert_eq!(scores, 1);
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].reason_code, "undecodable");
+        assert_eq!(dead[0].stage, "echo");
+        assert_eq!(dead[0].original, "{\"truncated\":");
+    }
+}
