@@ -101,7 +101,7 @@ pub fn http_get(host_port: &str, path: &str) -> std::io::Result<(u16, String)> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(host_port)?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {host_port}\r\n\r\n")?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {host_port}\r\n\r\n").as_bytes())?;
     let mut buf = String::new();
     s.read_to_string(&mut buf)?;
     let status = buf.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
