@@ -55,6 +55,13 @@ pub fn table(rows: &[IncidentRow]) -> String {
 
 /// List incidents at `url`.
 pub async fn list(url: &str, limit: i64) -> anyhow::Result<Vec<IncidentRow>> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let file = path.split('?').next().unwrap_or(path);
+        anyhow::ensure!(
+            std::path::Path::new(file).exists(),
+            "no incident store at {file} (run `homeostat demo` first, or pass --db postgres://…)"
+        );
+    }
     let pool = store::connect(url)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the incident store at {url}: {e}"))?;
