@@ -219,6 +219,7 @@ pub async fn run_until<S: Stage>(config: &Config, mut shutdown: Shutdown) -> Res
     ready.set(true);
     tracing::info!(stage = S::NAME, topics = ?S::In::TOPICS, "consuming");
 
+    let mut consume_delay = initial;
     let mut tick = tokio::time::interval(Duration::from_millis(k.tick_ms.max(10)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -238,10 +239,15 @@ pub async fn run_until<S: Stage>(config: &Config, mut shutdown: Shutdown) -> Res
                 continue;
             }
             r = consumer.recv() => match r {
-                Ok(msg) => owned(&msg, &k.topic_prefix),
+                Ok(msg) => {
+                    consume_delay = initial;
+                    owned(&msg, &k.topic_prefix)
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, "consume error");
-                    tokio::time::sleep(initial).await;
+                    // Broker unreachable: librdkafka reconnects by itself; wait longer each time.
+                    tracing::warn!(error = %e, retry_in = ?consume_delay, "consume error");
+                    tokio::time::sleep(consume_delay).await;
+                    consume_delay = (consume_delay * 2).min(Duration::from_secs(10));
                     continue;
                 }
             },
