@@ -2,5 +2,6 @@
 
 pub mod demo;
 pub mod incidents;
+pub mod nab;
 pub mod sim_cmd;
 pub mod view;
