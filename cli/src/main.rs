@@ -99,6 +99,11 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Evaluate detection quality.
+    Eval {
+        #[command(subcommand)]
+        what: EvalCmd,
+    },
     /// Create Homeostat's topics on a broker (existing ones are left alone).
     Topics {
         /// Bootstrap servers.
@@ -110,6 +115,22 @@ enum Cmd {
         /// Prefix before every topic name.
         #[arg(long, env = "HOMEOSTAT__KAFKA__TOPIC_PREFIX", default_value = "")]
         prefix: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvalCmd {
+    /// Score detectors on a Numenta Anomaly Benchmark directory with the NAB rules (probation, scaled
+    /// sigmoid, three cost profiles, normalization against the null and perfect detectors). Today
+    /// this scores the published detectors in DIR/peers at their thresholds; Homeostat's own row
+    /// comes with its learned detector.
+    Nab {
+        /// NAB directory: data/, labels/combined_windows.json, peers/, config/thresholds.json.
+        #[arg(long, default_value = "../shared/datasets/nab")]
+        data: PathBuf,
+        /// Also write the table as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
     },
 }
 
@@ -241,6 +262,20 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 print!("{}", incidents::table(&rows));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Eval {
+            what: EvalCmd::Nab { data, json },
+        } => {
+            let report = homeostat_cli::nab::eval::peers(&data, true)?;
+            print!("{}", homeostat_cli::nab::eval::table(&report));
+            println!(
+                "homeostat            not evaluated yet: its univariate detector path is still to be built (issue 3)"
+            );
+            if let Some(path) = json {
+                std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
+                println!("wrote {}", path.display());
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -50,3 +50,15 @@ fn reproduces_artime_per_file_scores_at_its_threshold() {
         mismatches.join("\n")
     );
 }
+
+#[test]
+fn peers_table_reproduces_artime_on_the_dev_files() {
+    // The issue quotes ARTime at about 76.4 / 67.0 / 81.7 on these 41 files.
+    let r = homeostat_cli::nab::eval::peers(&nab_dir(), false).expect("peers");
+    assert_eq!((r.files, r.windows), (41, 79));
+    let a = r.detectors.iter().find(|d| d.name == "ARTime").expect("ARTime row");
+    assert!((a.standard - 76.35).abs() < 0.01, "{a:?}");
+    assert!((a.reward_low_fp_rate - 66.99).abs() < 0.01, "{a:?}");
+    assert!((a.reward_low_fn_rate - 81.70).abs() < 0.01, "{a:?}");
+    assert_eq!(r.detectors[0].name, "ARTime", "best standard score first");
+}

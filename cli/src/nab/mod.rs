@@ -2,10 +2,11 @@
 //! `../shared/datasets/nab/README.md` states them (probation, scaled sigmoid, cost profiles,
 //! normalization against the null and perfect detectors).
 //!
-//! This is the scorer only; `homeostat eval nab` (detector over the corpus, side-by-side table)
-//! is still to come.
+//! `homeostat eval nab` scores the published peers with it; running Homeostat's own detector over
+//! the corpus is still to come (issue 3).
 
 mod corpus;
+pub mod eval;
 mod score;
 
 pub use corpus::{Corpus, Series, read_scores};

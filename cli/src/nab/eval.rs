@@ -1,0 +1,114 @@
+//! Side-by-side NAB scores: every detector in `peers/` scored by the same scorer, on the same
+//! files, at its published threshold per profile.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use super::{Corpus, PROFILES, normalized, read_scores, score_file};
+
+/// One detector's normalized scores.
+#[derive(Debug, Clone, Serialize)]
+pub struct DetectorRow {
+    /// Name.
+    pub name: String,
+    /// Standard profile.
+    pub standard: f64,
+    /// Reward-low-FP profile.
+    #[serde(rename = "reward_low_FP_rate")]
+    pub reward_low_fp_rate: f64,
+    /// Reward-low-FN profile.
+    #[serde(rename = "reward_low_FN_rate")]
+    pub reward_low_fn_rate: f64,
+}
+
+/// The table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Files scored.
+    pub files: usize,
+    /// Label windows in them.
+    pub windows: usize,
+    /// Rows, best standard score first.
+    pub detectors: Vec<DetectorRow>,
+}
+
+#[derive(serde::Deserialize)]
+struct Threshold {
+    threshold: f64,
+}
+
+/// Score every detector under `DIR/peers` at its threshold from `DIR/config/thresholds.json`.
+pub fn peers(dir: &Path, progress: bool) -> anyhow::Result<Report> {
+    let corpus = Corpus::load(dir)?;
+    let path = dir.join("config/thresholds.json");
+    let thresholds: BTreeMap<String, BTreeMap<String, Threshold>> =
+        serde_json::from_str(&std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?)
+            .with_context(|| format!("parsing {}", path.display()))?;
+    let windows: usize = corpus.series.iter().map(|s| s.windows.len()).sum();
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("peers"))
+        .with_context(|| format!("reading {}", dir.join("peers").display()))?
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+        .collect();
+    names.sort();
+    let mut detectors = Vec::new();
+    for (k, name) in names.iter().enumerate() {
+        if progress {
+            eprintln!(
+                "[{}/{}] scoring {name} on {} files",
+                k + 1,
+                names.len(),
+                corpus.series.len()
+            );
+        }
+        let t = thresholds
+            .get(name)
+            .with_context(|| format!("no thresholds for {name} in {}", path.display()))?;
+        let mut per_profile = [0.0; 3];
+        for series in &corpus.series {
+            let scores = read_scores(&dir.join("peers").join(name).join(&series.key), series)?;
+            for (i, p) in PROFILES.iter().enumerate() {
+                let th = t
+                    .get(p.name)
+                    .with_context(|| format!("no {} threshold for {name}", p.name))?
+                    .threshold;
+                per_profile[i] += score_file(&scores, &series.windows, th, p).score;
+            }
+        }
+        detectors.push(DetectorRow {
+            name: name.clone(),
+            standard: normalized(per_profile[0], windows, &PROFILES[0]),
+            reward_low_fp_rate: normalized(per_profile[1], windows, &PROFILES[1]),
+            reward_low_fn_rate: normalized(per_profile[2], windows, &PROFILES[2]),
+        });
+    }
+    detectors.sort_by(|a, b| b.standard.total_cmp(&a.standard));
+    Ok(Report {
+        files: corpus.series.len(),
+        windows,
+        detectors,
+    })
+}
+
+/// The report as a text table.
+pub fn table(r: &Report) -> String {
+    let mut s = format!(
+        "NAB scores on {} files, {} windows (each detector at its published threshold)\n\n",
+        r.files, r.windows
+    );
+    s.push_str(&format!(
+        "{:<20} {:>9} {:>19} {:>19}\n",
+        "detector", "standard", "reward_low_FP_rate", "reward_low_FN_rate"
+    ));
+    for d in &r.detectors {
+        s.push_str(&format!(
+            "{:<20} {:>9.2} {:>19.2} {:>19.2}\n",
+            d.name, d.standard, d.reward_low_fp_rate, d.reward_low_fn_rate
+        ));
+    }
+    s
+}
