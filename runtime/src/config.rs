@@ -183,19 +183,7 @@ pub fn load_config(
         if path.iter().any(|p| p.is_empty()) {
             continue;
         }
-        let mut over = Table::new();
-        let mut cursor = &mut over;
-        for (i, p) in path.iter().enumerate() {
-            if i + 1 == path.len() {
-                cursor.insert(p.clone(), env_value(&v));
-            } else {
-                cursor = match cursor.entry(p.clone()).or_insert_with(|| Value::Table(Table::new())) {
-                    Value::Table(t) => t,
-                    _ => unreachable_table(),
-                };
-            }
-        }
-        merge(&mut table, over);
+        merge(&mut table, nested(&path, env_value(&v)));
     }
     for key in table.keys() {
         if !SECTIONS.contains(&key.as_str()) {
@@ -208,9 +196,18 @@ pub fn load_config(
     Ok(Config { table })
 }
 
-fn unreachable_table() -> &'static mut Table {
-    // A freshly inserted value is always a table here; leak a new one rather than panic.
-    Box::leak(Box::new(Table::new()))
+/// A table holding `value` at `path` (`["kafka", "brokers"]` → `{kafka = {brokers = value}}`).
+fn nested<S: AsRef<str>>(path: &[S], value: Value) -> Table {
+    let mut v = value;
+    for key in path.iter().rev() {
+        let mut t = Table::new();
+        t.insert(key.as_ref().to_owned(), v);
+        v = Value::Table(t);
+    }
+    match v {
+        Value::Table(t) => t,
+        _ => Table::new(),
+    }
 }
 
 impl Config {
@@ -235,27 +232,6 @@ impl Config {
             http: self.section("http")?,
             log: self.section("log")?,
         })
-    }
-
-    /// Set a value by dotted path (used by the CLI for flags such as `--brokers`).
-    pub fn set(&mut self, dotted: &str, value: Value) {
-        let mut over = Table::new();
-        let parts: Vec<&str> = dotted.split('.').collect();
-        let mut cursor = &mut over;
-        for (i, p) in parts.iter().enumerate() {
-            if i + 1 == parts.len() {
-                cursor.insert((*p).to_owned(), value.clone());
-            } else {
-                cursor = match cursor
-                    .entry((*p).to_owned())
-                    .or_insert_with(|| Value::Table(Table::new()))
-                {
-                    Value::Table(t) => t,
-                    _ => unreachable_table(),
-                };
-            }
-        }
-        merge(&mut self.table, over);
     }
 }
 
