@@ -89,6 +89,20 @@ json_message!(
     IncidentEvent => topics::INCIDENTS_V1,
 );
 
+/// Decode a batch: the values in order, and a dead letter (reason `DecodeError::code`) for each
+/// record that did not decode. Both runners use this, so a bad record never stops a stage.
+pub fn decode_batch<I: Input>(stage: &str, records: &[SourceRecord]) -> (Vec<I>, Vec<DeadLetter>) {
+    let mut values = Vec::with_capacity(records.len());
+    let mut dead = Vec::new();
+    for rec in records {
+        match I::decode(rec) {
+            Ok(v) => values.push(v),
+            Err(e) => dead.push(dead_letter(stage, rec, None, e.code, &e.reason)),
+        }
+    }
+    (values, dead)
+}
+
 /// Build the dead letter for a record that could not be decoded or was rejected.
 pub fn dead_letter(stage: &str, rec: &SourceRecord, service_id: Option<&str>, code: &str, reason: &str) -> DeadLetter {
     let (original, lossy) = match std::str::from_utf8(&rec.payload) {

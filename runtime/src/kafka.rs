@@ -6,7 +6,6 @@
 //! A broker outage stalls the batch and retries with backoff; nothing is dropped.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -18,7 +17,7 @@ use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::codec::{Input, Output, SourceRecord, dead_letter};
+use crate::codec::{Input, Output, SourceRecord, decode_batch};
 use crate::config::{Config, ConfigError, KafkaConfig};
 use crate::http::{self, Ready};
 use crate::metrics::{Counter, Metrics};
@@ -267,17 +266,9 @@ pub async fn run_until<S: Stage>(config: &Config, mut shutdown: Shutdown) -> Res
         // Process, retrying the whole batch on transient failures.
         let mut delay = initial;
         let outs = loop {
-            let mut inputs = Vec::with_capacity(records.len());
-            let mut outs = Vec::new();
-            for rec in &records {
-                match S::In::decode(rec) {
-                    Ok(v) => inputs.push(v),
-                    Err(e) => {
-                        m.dead_letters.inc();
-                        outs.push(Outgoing::of(&dead_letter(S::NAME, rec, None, e.code, &e.reason)));
-                    }
-                }
-            }
+            let (inputs, dead) = decode_batch::<S::In>(S::NAME, &records);
+            m.dead_letters.add(dead.len() as u64);
+            let mut outs: Vec<Outgoing> = dead.iter().map(Outgoing::of).collect();
             let mut em = Emitter::default();
             match stage.process(inputs, &mut em).await {
                 Ok(()) => {
@@ -346,6 +337,3 @@ fn store_offsets(consumer: &StreamConsumer, prefix: &str, records: &[SourceRecor
         tracing::warn!(error = %e, "could not store offsets (partition revoked?); records will be redelivered");
     }
 }
-
-/// Shared handle type for the metrics registry.
-pub type SharedMetrics = Arc<Metrics>;

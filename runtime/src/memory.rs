@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::codec::{Input, Output, SourceRecord, dead_letter};
+use crate::codec::{Output, SourceRecord, decode_batch};
 use crate::stage::{Emitter, Stage, StageError};
 
 /// The wiring: who listens to which topic. Subscribe everything first, then hand out routers,
@@ -145,14 +145,7 @@ pub async fn run_stage<S: Stage>(
         }
         let mut delay = Duration::from_millis(100);
         loop {
-            let mut inputs = Vec::with_capacity(records.len());
-            let mut dlq = Vec::new();
-            for rec in &records {
-                match S::In::decode(rec) {
-                    Ok(v) => inputs.push(v),
-                    Err(e) => dlq.push(dead_letter(S::NAME, rec, None, e.code, &e.reason)),
-                }
-            }
+            let (inputs, dlq) = decode_batch::<S::In>(S::NAME, &records);
             let mut em = Emitter::default();
             match stage.process(inputs, &mut em).await {
                 Ok(()) => {
