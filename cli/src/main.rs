@@ -52,9 +52,9 @@ enum Cmd {
         /// Bootstrap servers.
         #[arg(long, env = "HOMEOSTAT__KAFKA__BROKERS", default_value = "127.0.0.1:9092")]
         brokers: String,
-        /// Topic to produce to (the raw telemetry topic, with any deployment prefix).
-        #[arg(long, default_value = "telemetry.raw")]
-        topic: String,
+        /// Prefix before the topic name, as the stages' `kafka.topic_prefix`.
+        #[arg(long, env = "HOMEOSTAT__KAFKA__TOPIC_PREFIX", default_value = "")]
+        prefix: String,
         /// Services (1–8).
         #[arg(long, default_value_t = 4)]
         services: usize,
@@ -225,7 +225,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Cmd::Sim {
             brokers,
-            topic,
+            prefix,
             services,
             instances,
             rps,
@@ -236,9 +236,10 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             seed,
             summary,
         } => {
+            runtime::logging::init("plain", "warn"); // delivery retries are reported as warnings
             let opts = sim_cmd::SimOptions {
                 brokers,
-                topic,
+                prefix,
                 services,
                 instances,
                 rps,

@@ -2,9 +2,12 @@
 
 use std::time::Duration;
 
+use homeostat_schemas::topics;
 use homeostat_sim::{Fault, FaultLabel, Fleet, FleetConfig};
 use rdkafka::config::ClientConfig;
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{FutureProducer, Producer};
+use runtime::Counter;
+use runtime::kafka::{Outgoing, publish_all};
 use serde::Serialize;
 
 /// Simulator settings.
@@ -12,8 +15,8 @@ use serde::Serialize;
 pub struct SimOptions {
     /// Bootstrap servers.
     pub brokers: String,
-    /// Topic to produce to.
-    pub topic: String,
+    /// Prefix before the topic name (as `kafka.topic_prefix`).
+    pub prefix: String,
     /// Services.
     pub services: usize,
     /// Instances per service.
@@ -45,8 +48,8 @@ pub struct SimSummary {
     pub labels: Vec<FaultLabel>,
 }
 
-/// Produce the fleet's telemetry. Every record is acknowledged before this returns; failed
-/// deliveries are retried, never dropped.
+/// Produce the fleet's telemetry onto `<prefix>telemetry.raw`. Every record is acknowledged before
+/// this returns; failed deliveries are retried, never dropped.
 pub async fn run(opts: &SimOptions, progress: bool) -> anyhow::Result<SimSummary> {
     let start = (runtime::now_ms() - (opts.start_ago_min * 60_000.0) as i64).div_euclid(10_000) * 10_000;
     let mut cfg = FleetConfig::standard(opts.services, start, opts.seed);
@@ -63,6 +66,8 @@ pub async fn run(opts: &SimOptions, progress: bool) -> anyhow::Result<SimSummary
     let total = (opts.minutes * 60.0) as u64;
     let wall = std::time::Instant::now();
     let mut acked = 0u64;
+    let retries = Counter::default();
+    let (_keep, never) = tokio::sync::watch::channel(false);
     for s in 0..total {
         if opts.speed > 0.0 {
             let due = Duration::from_secs_f64(s as f64 / opts.speed);
@@ -70,34 +75,27 @@ pub async fn run(opts: &SimOptions, progress: bool) -> anyhow::Result<SimSummary
                 tokio::time::sleep(wait).await;
             }
         }
-        let mut futs = Vec::new();
-        for (key, payload) in fleet.step_second() {
-            futs.push((key, payload));
-        }
-        let mut pending = futs;
-        let mut delay = Duration::from_millis(200);
-        while !pending.is_empty() {
-            let mut inflight = Vec::with_capacity(pending.len());
-            let mut failed = Vec::new();
-            for (key, payload) in pending.drain(..) {
-                match producer.send_result(FutureRecord::to(&opts.topic).key(&key).payload(&payload)) {
-                    Ok(f) => inflight.push((f, key, payload)),
-                    Err(_) => failed.push((key, payload)),
-                }
-            }
-            for (f, key, payload) in inflight {
-                match f.await {
-                    Ok(Ok(_)) => acked += 1,
-                    _ => failed.push((key, payload)),
-                }
-            }
-            if !failed.is_empty() {
-                eprintln!("sim: {} records not acknowledged; retrying in {delay:?}", failed.len());
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(10));
-            }
-            pending = failed;
-        }
+        // Every record acknowledged before the next simulated second; failures retried with backoff.
+        let batch: Vec<Outgoing> = fleet
+            .step_second()
+            .into_iter()
+            .map(|(key, payload)| Outgoing {
+                topic: topics::TELEMETRY_RAW,
+                key,
+                payload,
+            })
+            .collect();
+        let n = batch.len() as u64;
+        publish_all(
+            &producer,
+            &opts.prefix,
+            batch,
+            Duration::from_millis(200),
+            &retries,
+            &never,
+        )
+        .await;
+        acked += n;
         if progress && (s + 1) % 60 == 0 {
             eprintln!(
                 "sim: {:>4.0}/{:.0} simulated minutes, {acked} records",
