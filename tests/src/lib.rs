@@ -5,6 +5,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::Message;
+
 /// Where the built binaries are: `$HOMEOSTAT_BIN_DIR`, else `$CARGO_TARGET_DIR/debug`, else the
 /// workspace's `target/debug`.
 pub fn bin_dir() -> PathBuf {
@@ -110,4 +114,38 @@ pub fn http_get(host_port: &str, path: &str) -> std::io::Result<(u16, String)> {
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     Ok((status, body))
+}
+
+/// Read `topic` from the beginning with a new consumer group, calling `f` on each payload, until
+/// `expect` messages were seen and 3 s pass without more, or `timeout` runs out. Returns the count.
+pub async fn consume<F: FnMut(&[u8])>(
+    brokers: &str,
+    topic: &str,
+    group: &str,
+    expect: u64,
+    timeout: Duration,
+    mut f: F,
+) -> u64 {
+    let c: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    c.subscribe(&[topic]).expect("subscribe");
+    let deadline = std::time::Instant::now() + timeout;
+    let mut n = 0;
+    while std::time::Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_secs(3), c.recv()).await {
+            Ok(Ok(m)) => {
+                n += 1;
+                f(m.payload().unwrap_or_default());
+            }
+            Ok(Err(e)) => eprintln!("consume {topic}: {e}"),
+            Err(_) if n >= expect => break,
+            Err(_) => {}
+        }
+    }
+    n
 }

@@ -6,10 +6,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use homeostat_schemas::{ActionCommand, ActionMode, DeadLetter, TelemetryEvent, topics};
-use homeostat_tests::{Proc, bin, free_port, http_get};
+use homeostat_tests::{Proc, bin, consume, free_port, http_get};
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use sqlx::Row;
 
@@ -26,31 +24,6 @@ const MALFORMED: &[&[u8]] = &[
     br#"{"schema_version": 1, "kind": "request", "service_id": "checkout", "instance_id": "checkout-0", "timestamp": 1795953600, "route": "/x", "status": 200, "latency_ms": -4}"#,
     b"\xff\xfe\x00garbage",
 ];
-
-async fn consume_all<F: FnMut(&[u8])>(topic: &str, group: &str, expect: u64, timeout: Duration, mut f: F) -> u64 {
-    let c: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", BROKERS)
-        .set("group.id", group)
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    c.subscribe(&[topic]).expect("subscribe");
-    let deadline = Instant::now() + timeout;
-    let mut n = 0;
-    while Instant::now() < deadline {
-        match tokio::time::timeout(Duration::from_secs(3), c.recv()).await {
-            Ok(Ok(m)) => {
-                n += 1;
-                f(m.payload().unwrap_or_default());
-            }
-            Ok(Err(e)) => eprintln!("consume {topic}: {e}"),
-            Err(_) if n >= expect => break,
-            Err(_) => {}
-        }
-    }
-    n
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_leak_end_to_end_over_kafka_postgres_and_influxdb() {
@@ -236,7 +209,8 @@ async fn memory_leak_end_to_end_over_kafka_postgres_and_influxdb() {
 
     // A dry-run action on actions.v1 for the incident.
     let mut actions = Vec::new();
-    consume_all(
+    consume(
+        BROKERS,
         &format!("{prefix}{}", topics::ACTIONS_V1),
         &format!("{run}-check-actions"),
         1,
@@ -258,7 +232,8 @@ async fn memory_leak_end_to_end_over_kafka_postgres_and_influxdb() {
 
     // Records in = telemetry.v1 out + DLQ out; every rejection has a reason and the original bytes.
     let mut valid = 0u64;
-    let n_v1 = consume_all(
+    let n_v1 = consume(
+        BROKERS,
         &format!("{prefix}{}", topics::TELEMETRY_V1),
         &format!("{run}-check-v1"),
         sim_records,
@@ -271,7 +246,8 @@ async fn memory_leak_end_to_end_over_kafka_postgres_and_influxdb() {
     )
     .await;
     let mut dead = Vec::new();
-    let n_dlq = consume_all(
+    let n_dlq = consume(
+        BROKERS,
         &format!("{prefix}{}", topics::TELEMETRY_DLQ),
         &format!("{run}-check-dlq"),
         MALFORMED.len() as u64,

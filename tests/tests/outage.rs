@@ -7,10 +7,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use homeostat_schemas::TelemetryEvent;
-use homeostat_tests::{Proc, bin, free_port};
+use homeostat_tests::{Proc, bin, consume, free_port};
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 fn tansu() -> PathBuf {
@@ -119,25 +117,19 @@ async fn ingest_survives_a_broker_restart_without_losing_records() {
     let _broker2 = start_broker(port, &dir, 2);
     produce(&brokers, "telemetry.raw", 2000..2500).await;
 
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &brokers)
-        .set("group.id", "outage-check")
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    consumer.subscribe(&["telemetry.v1"]).expect("subscribe");
     let mut ids = BTreeSet::new();
-    let mut total = 0;
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while ids.len() < 2500 && Instant::now() < deadline {
-        if let Ok(Ok(m)) = tokio::time::timeout(Duration::from_secs(2), consumer.recv()).await {
-            let ev: TelemetryEvent =
-                serde_json::from_slice(m.payload().unwrap_or_default()).expect("telemetry.v1 parses");
+    let total = consume(
+        &brokers,
+        "telemetry.v1",
+        "outage-check",
+        2500,
+        Duration::from_secs(90),
+        |p| {
+            let ev: TelemetryEvent = serde_json::from_slice(p).expect("telemetry.v1 parses");
             ids.insert(ev.id);
-            total += 1;
-        }
-    }
+        },
+    )
+    .await as usize;
     eprintln!(
         "{} distinct of 2500 records on telemetry.v1 ({total} messages, {} duplicates)",
         ids.len(),
