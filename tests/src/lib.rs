@@ -40,7 +40,7 @@ pub fn free_port() -> u16 {
         .unwrap_or(0)
 }
 
-/// A child process whose stderr goes to a log file, killed on drop.
+/// A child process run in a given directory, its stderr in a log file there, killed on drop.
 pub struct Proc {
     /// Name.
     pub name: String,
@@ -56,7 +56,9 @@ impl Proc {
         let log = dir.join(format!("{name}.log"));
         let file = std::fs::File::create(&log).expect("create log");
         let mut cmd = Command::new(program);
-        cmd.args(args).stdout(Stdio::null()).stderr(file);
+        // The child works in the run's own directory, so relative paths (a broker's storage file)
+        // never land in the repository or leak between runs.
+        cmd.args(args).current_dir(dir).stdout(Stdio::null()).stderr(file);
         for (k, v) in env {
             cmd.env(k, v);
         }

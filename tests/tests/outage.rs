@@ -55,7 +55,8 @@ fn record(i: u32) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis());
     format!(
-        r#"{{"schema_version":1,"kind":"request","id":"r{i}","service_id":"svc{}","instance_id":"i1","timestamp":{ts},"route":"/x","status":200,"latency_ms":5}}"#,
+        r#"{{"schema_version":1,"kind":"request","id":"r{}-{i}","service_id":"svc{}","instance_id":"i1","timestamp":{ts},"route":"/x","status":200,"latency_ms":5}}"#,
+        std::process::id(),
         i % 3
     )
 }
