@@ -18,7 +18,9 @@ pub fn bin_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("CARGO_TARGET_DIR") {
         return PathBuf::from(d).join("debug");
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug")
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+        .join("../target/debug")
 }
 
 /// Path of a binary, with a clear message when it was not built.

@@ -6,7 +6,10 @@
 use std::path::PathBuf;
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    // At run time: a test binary reused from a build in another checkout must read this one.
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+        .join("..")
 }
 
 fn read(p: &str) -> String {
@@ -72,11 +75,10 @@ mod homeostat_runtime_check {
     pub fn load(file: &Path) -> (String,) {
         let text = std::fs::read_to_string(file).expect("config");
         let table: toml::Table = text.parse().expect("deploy/homeostat.toml parses");
-        let defaults: toml::Table =
-            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/homeostat.toml"))
-                .expect("defaults")
-                .parse()
-                .expect("defaults parse");
+        let defaults: toml::Table = std::fs::read_to_string(super::root().join("config/homeostat.toml"))
+            .expect("defaults")
+            .parse()
+            .expect("defaults parse");
         for (section, v) in &table {
             let d = defaults
                 .get(section)
@@ -99,11 +101,10 @@ mod homeostat_runtime_check {
     }
 
     pub fn check_key(path: &[String], _value: &str) {
-        let defaults: toml::Table =
-            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/homeostat.toml"))
-                .expect("defaults")
-                .parse()
-                .expect("defaults parse");
+        let defaults: toml::Table = std::fs::read_to_string(super::root().join("config/homeostat.toml"))
+            .expect("defaults")
+            .parse()
+            .expect("defaults parse");
         let mut cur = &toml::Value::Table(defaults);
         for p in path {
             cur = cur.get(p).unwrap_or_else(|| {
