@@ -213,7 +213,7 @@ pub async fn run(opts: DemoOptions, mut stop: runtime::shutdown::Shutdown) -> an
             clock.set(fleet.now_ms());
         }
     }
-    // Flush: a far-future marker is not needed; closing the bus drains every stage in order.
+    // Dropping the simulator's router closes ingest's input; each stage drains, flushes and closes the next.
     drop(sim_router);
     while let Some(r) = tasks.join_next().await {
         r??;

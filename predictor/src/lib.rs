@@ -59,10 +59,13 @@ struct IndicatorForecast {
     probs: Vec<f64>,
 }
 
+/// What the predictor keeps of a window: its end and the indicators' values, in `indicators()` order.
+type Sample = (Timestamp, [Option<f64>; 3]);
+
 /// The predictor stage.
 pub struct Predictor {
     cfg: PredictorConfig,
-    history: HashMap<String, VecDeque<FeatureWindow>>,
+    history: HashMap<String, VecDeque<Sample>>,
 }
 
 impl Predictor {
@@ -93,8 +96,9 @@ impl Predictor {
     /// Forecast from a service's history ending at `w`.
     pub fn forecast(&mut self, w: &FeatureWindow) -> Option<Prediction> {
         let max = self.cfg.history_windows;
+        let indicators = self.indicators();
         let h = self.history.entry(w.service_id.clone()).or_default();
-        h.push_back(w.clone());
+        h.push_back((w.event_time, indicators.map(|(f, _)| w.get(f))));
         while h.len() > max {
             h.pop_front();
         }
@@ -104,10 +108,10 @@ impl Predictor {
         let now = w.event_time;
         let mut best: Option<IndicatorForecast> = None;
         let h = &self.history[&w.service_id];
-        for (feature, threshold) in self.indicators() {
+        for (k, (feature, threshold)) in indicators.into_iter().enumerate() {
             let pts: Vec<(f64, f64)> = h
                 .iter()
-                .filter_map(|x| x.get(feature).map(|v| ((x.event_time - now) as f64 / 1000.0, v)))
+                .filter_map(|(t, values)| values[k].map(|v| ((t - now) as f64 / 1000.0, v)))
                 .collect();
             if pts.len() < self.cfg.min_windows {
                 continue;
