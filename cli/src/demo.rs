@@ -73,7 +73,9 @@ pub async fn run(opts: DemoOptions, mut stop: runtime::shutdown::Shutdown) -> an
     let config = runtime::config::Config::from_process(opts.config.as_deref())?;
     let ingest_cfg: IngestConfig = config.section("ingest")?;
     let features_cfg: FeaturesConfig = config.section("features")?;
-    let detector_cfg: DetectorConfig = config.section("detector")?;
+    let mut detector_cfg: DetectorConfig = config.section("detector")?;
+    // The demo starts from nothing each time: no checkpoint is read or written.
+    detector_cfg.models_dir = String::new();
     let predictor_cfg: PredictorConfig = config.section("predictor")?;
     let mut actuator_cfg: ActuatorConfig = config.section("actuator")?;
     for suffix in ["", "-wal", "-shm"] {

@@ -120,17 +120,41 @@ enum Cmd {
 
 #[derive(Subcommand)]
 enum EvalCmd {
-    /// Score detectors on a Numenta Anomaly Benchmark directory with the NAB rules (probation, scaled
-    /// sigmoid, three cost profiles, normalization against the null and perfect detectors). Today
-    /// this scores the published detectors in DIR/peers at their thresholds; Homeostat's own row
-    /// comes with its learned detector.
+    /// Run Homeostat's detector over a Numenta Anomaly Benchmark directory and score it beside the
+    /// published detectors, all with the same NAB rules (probation, scaled sigmoid, three cost
+    /// profiles, normalization against the null and perfect detectors).
+    ///
+    /// Homeostat's univariate path reads every series in DIR/data in time order, in one pass, never
+    /// looking ahead. Its alert level per profile comes from the checked-in
+    /// config/nab-homeostat.json (frozen: it was set on the development corpus and is not refitted
+    /// on what it scores) unless --tune searches it on DIR. Each peer in DIR/peers is scored at its
+    /// published threshold from DIR/config/thresholds.json. DIR may hold any subset of the files.
     Nab {
         /// NAB directory: data/, labels/combined_windows.json, peers/, config/thresholds.json.
         #[arg(long, default_value = "../shared/datasets/nab")]
         data: PathBuf,
-        /// Also write the table as JSON here.
+        /// Show only this profile: standard, reward_low_FP_rate or reward_low_FN_rate.
+        #[arg(long, value_parser = ["standard", "reward_low_FP_rate", "reward_low_FN_rate"])]
+        profile: Option<String>,
+        /// Also write the table as JSON here (Homeostat's row carries its threshold per profile).
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Write Homeostat's per-row scores here, in the layout of DIR/peers/<detector>/.
+        #[arg(long, value_name = "DIR")]
+        scores_out: Option<PathBuf>,
+        /// Draw one PNG per series here: value, score, alert level and label windows.
+        #[arg(long, value_name = "DIR")]
+        plots: Option<PathBuf>,
+        /// Search the alert levels on DIR instead of using the frozen ones (scores are then
+        /// optimistic: the levels have seen the labels).
+        #[arg(long)]
+        tune: bool,
+        /// Frozen settings to use instead of the checked-in config/nab-homeostat.json.
+        #[arg(long, value_name = "FILE")]
+        settings: Option<PathBuf>,
+        /// With --tune, write the tuned settings here (to freeze them).
+        #[arg(long, value_name = "FILE", requires = "tune")]
+        save_settings: Option<PathBuf>,
     },
 }
 
@@ -267,13 +291,73 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Eval {
-            what: EvalCmd::Nab { data, json },
+            what:
+                EvalCmd::Nab {
+                    data,
+                    profile,
+                    json,
+                    scores_out,
+                    plots,
+                    tune,
+                    settings,
+                    save_settings,
+                },
         } => {
-            let report = homeostat_cli::nab::eval::peers(&data, true)?;
-            print!("{}", homeostat_cli::nab::eval::table(&report));
+            use homeostat_cli::nab::{self, homeostat as ours};
+            let started = std::time::Instant::now();
+            let mut frozen = ours::Frozen::load(settings.as_deref())?;
+            let corpus = nab::Corpus::load(&data)?;
+            anyhow::ensure!(!corpus.series.is_empty(), "{}: no series under data/", data.display());
+            let runs = ours::run_all(&corpus, &frozen.detector, true)?;
+            let raws: Vec<Vec<f64>> = runs.iter().map(|r| r.scores()).collect();
+            if tune {
+                frozen.thresholds = ours::tune(&corpus, &raws, &frozen.detector);
+                frozen.note = format!(
+                    "levels tuned by `homeostat eval nab --tune` on {} files of {} on {}",
+                    corpus.series.len(),
+                    data.display(),
+                    chrono::Utc::now().format("%Y-%m-%d")
+                );
+                eprintln!(
+                    "tuned alert levels on these files (optimistic): {:?}",
+                    frozen.thresholds
+                );
+                if let Some(p) = &save_settings {
+                    std::fs::write(p, serde_json::to_string_pretty(&frozen)? + "\n")?;
+                    eprintln!("wrote {}", p.display());
+                }
+            }
+            let s = ours::evaluate(&corpus, &raws, &frozen.thresholds, &frozen.detector);
+            let mut report = nab::eval::peers(&data, true)?;
+            report.detectors.push(nab::eval::DetectorRow {
+                name: "homeostat".into(),
+                standard: s[0],
+                reward_low_fp_rate: s[1],
+                reward_low_fn_rate: s[2],
+                threshold: Some(frozen.thresholds.clone()),
+            });
+            report.detectors.sort_by(|a, b| b.standard.total_cmp(&a.standard));
+            print!("{}", nab::eval::table(&report, profile.as_deref()));
             println!(
-                "homeostat            not evaluated yet: its univariate detector path is still to be built (issue 3)"
+                "\nhomeostat levels {} ({}); {:.1} s",
+                frozen
+                    .thresholds
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v:.3}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if tune { "tuned on these files" } else { "frozen" },
+                started.elapsed().as_secs_f64()
             );
+            let std_level = frozen.thresholds.get("standard").copied().unwrap_or(0.5);
+            if let Some(dir) = scores_out {
+                ours::write_scores(&dir, &corpus, &raws, std_level, &frozen.detector)?;
+                println!("wrote per-row scores to {}", dir.display());
+            }
+            if let Some(dir) = plots {
+                homeostat_cli::nab::plot::all(&dir, &corpus, &runs, std_level, &frozen.detector)?;
+                println!("wrote {} plots to {}", corpus.series.len(), dir.display());
+            }
             if let Some(path) = json {
                 std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
                 println!("wrote {}", path.display());

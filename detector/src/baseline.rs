@@ -146,6 +146,42 @@ impl RobustBaseline {
     }
 }
 
+impl RobustBaseline {
+    /// Services with a history.
+    pub fn service_ids(&self) -> Vec<String> {
+        self.services.keys().cloned().collect()
+    }
+
+    /// A service's learned windows and per-feature histories (for checkpoints).
+    pub fn export(&self, service: &str) -> (usize, Vec<(&'static str, Vec<f64>)>) {
+        match self.services.get(service) {
+            None => (0, Vec::new()),
+            Some(h) => (
+                h.windows,
+                h.values
+                    .iter()
+                    .map(|(k, v)| (*k, v.iter().copied().collect()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Restore what [`RobustBaseline::export`] returned; features not watched are ignored.
+    pub fn import(&mut self, service: &str, windows: usize, features: Vec<(String, Vec<f64>)>) {
+        let h = self.services.entry(service.to_owned()).or_default();
+        h.windows = windows;
+        for (name, values) in features {
+            if let Some(spec) = WATCHED.iter().find(|w| w.feature.name() == name) {
+                let mut q: VecDeque<f64> = values.into();
+                while q.len() > self.history {
+                    q.pop_front();
+                }
+                h.values.insert(spec.feature.name(), q);
+            }
+        }
+    }
+}
+
 /// Map a robust deviation to a score in [0, 1]: 0.5 at the threshold, logistic around it.
 pub fn score_of(deviation: f64, threshold: f64) -> f64 {
     if deviation <= 0.0 {

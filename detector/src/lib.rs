@@ -2,11 +2,25 @@
 //! models' scores into an anomaly score and a health score, explains them, and raises and resolves
 //! alerts with hysteresis. Writes `anomalies.v1` (every window) and `alerts.v1` (state changes).
 //!
-//! Models implement [`Model`]; this version has one, [`baseline::RobustBaseline`]. Learned models
-//! slot in beside it and the fusion takes the strongest evidence.
+//! Two kinds of evidence are fused (the stronger wins, and brings its explanation):
+//!
+//! - [`baseline::RobustBaseline`]: each watched feature against the service's own median and MAD,
+//!   in the direction that hurts users;
+//! - [`learned::Learned`]: an isolation forest and a Candle autoencoder over the whole normalized
+//!   47-feature vector, shared across the fleet (so a new service starts from its peers), each
+//!   calibrated per service by a peaks-over-threshold tail ([`spot`]).
+//!
+//! Models and thresholds are checkpointed under `models_dir` ([`checkpoint`]) and restored on
+//! start. [`univariate`] is the one-series path that `homeostat eval nab` runs.
 
+pub mod autoencoder;
 pub mod baseline;
+pub mod checkpoint;
+pub mod iforest;
+pub mod learned;
+pub mod spot;
 mod state;
+pub mod univariate;
 
 use std::collections::HashMap;
 
@@ -35,6 +49,13 @@ pub struct DetectorConfig {
     pub resolve_below: f64,
     /// How many contributing features an explanation lists.
     pub top_features: usize,
+    /// Where models and thresholds are checkpointed ("" = nowhere; they are then relearned on
+    /// every start).
+    pub models_dir: String,
+    /// Seconds between checkpoints (also written after each promotion and on shutdown).
+    pub checkpoint_every_s: u64,
+    /// The learned models.
+    pub learned: learned::LearnedConfig,
 }
 
 impl Default for DetectorConfig {
@@ -47,6 +68,9 @@ impl Default for DetectorConfig {
             resolve_after: 6,
             resolve_below: 0.3,
             top_features: 5,
+            models_dir: String::new(),
+            checkpoint_every_s: 300,
+            learned: learned::LearnedConfig::default(),
         }
     }
 }
@@ -104,10 +128,15 @@ impl Output for DetectorOut {
 /// The detector stage.
 pub struct Detector {
     cfg: DetectorConfig,
-    models: Vec<Box<dyn Model>>,
+    baseline: baseline::RobustBaseline,
+    learned: Option<learned::Learned>,
     states: HashMap<String, AlertState>,
     fired: Counter,
     resolved: Counter,
+    checkpoints: Counter,
+    sequence: u64,
+    saved_version: u64,
+    last_checkpoint: std::time::Instant,
 }
 
 impl Detector {
@@ -121,9 +150,40 @@ impl Detector {
         if cfg.threshold.is_nan() || cfg.threshold <= 0.0 {
             return Err(BuildError::Config("detector.threshold must be positive".into()));
         }
-        let models: Vec<Box<dyn Model>> = vec![Box::new(baseline::RobustBaseline::new(&cfg))];
+        let mut baseline = baseline::RobustBaseline::new(&cfg);
+        let mut learned = cfg
+            .learned
+            .enabled
+            .then(|| learned::Learned::new(cfg.learned.clone(), cfg.history_windows));
+        let mut sequence = 0;
+        if !cfg.models_dir.is_empty()
+            && let Some(l) = learned.as_mut()
+        {
+            let dir = std::path::Path::new(&cfg.models_dir);
+            match checkpoint::restore(dir, l, &mut baseline) {
+                Ok(Some(m)) => {
+                    sequence = m.sequence;
+                    tracing::info!(
+                        dir = %dir.display(),
+                        version = m.version,
+                        services = m.services.len(),
+                        trained_on = m.trained_on,
+                        "restored models and thresholds from the last checkpoint"
+                    );
+                }
+                Ok(None) => tracing::info!(dir = %dir.display(), "no checkpoint yet; models start empty"),
+                Err(e) => {
+                    return Err(BuildError::Config(format!(
+                        "cannot restore the detector's checkpoint from {}: {e} (move it away to start afresh)",
+                        dir.display()
+                    )));
+                }
+            }
+        }
+        let saved_version = learned.as_ref().map_or(0, |l| l.version);
         Ok(Self {
-            models,
+            baseline,
+            learned,
             states: HashMap::new(),
             fired: cx
                 .metrics
@@ -131,29 +191,104 @@ impl Detector {
             resolved: cx
                 .metrics
                 .counter("alerts_total", "state=\"resolved\"", "Alert state changes."),
+            checkpoints: cx
+                .metrics
+                .counter("checkpoints_total", "", "Model checkpoints written."),
+            sequence,
+            saved_version,
+            last_checkpoint: std::time::Instant::now(),
             cfg,
         })
     }
 
+    /// The learned models, if enabled.
+    pub fn learned(&self) -> Option<&learned::Learned> {
+        self.learned.as_ref()
+    }
+
+    /// Write a checkpoint now (when `models_dir` is set).
+    pub fn checkpoint(&mut self) -> Result<(), checkpoint::CheckpointError> {
+        if self.cfg.models_dir.is_empty() {
+            return Ok(());
+        }
+        let Some(l) = self.learned.as_mut() else { return Ok(()) };
+        l.settle();
+        let l = &*l;
+        self.sequence += 1;
+        let dir = checkpoint::save(
+            std::path::Path::new(&self.cfg.models_dir),
+            self.sequence,
+            l,
+            &self.baseline,
+        )?;
+        self.saved_version = l.version;
+        self.last_checkpoint = std::time::Instant::now();
+        self.checkpoints.inc();
+        tracing::info!(dir = %dir.display(), version = l.version, "checkpoint written");
+        Ok(())
+    }
+
+    fn checkpoint_if_due(&mut self) {
+        let promoted = self.learned.as_ref().is_some_and(|l| l.version != self.saved_version);
+        let due = self.last_checkpoint.elapsed().as_secs() >= self.cfg.checkpoint_every_s;
+        if (promoted || due)
+            && let Err(e) = self.checkpoint()
+        {
+            tracing::warn!(error = %e, "checkpoint failed; the next one retries");
+        }
+    }
+
+    /// Score a batch of windows in order, emitting scores and alert changes.
+    pub fn handle_batch(&mut self, batch: &[FeatureWindow], out: &mut Emitter<DetectorOut>) {
+        // The learned models score the batch at once (one forward pass); then each window is fused,
+        // judged and learned in order.
+        let top = self.cfg.top_features;
+        let learned: Vec<Option<learned::LearnedScore>> = match self.learned.as_mut() {
+            Some(l) => {
+                let refs: Vec<&FeatureWindow> = batch.iter().collect();
+                l.score(&refs, top).into_iter().map(Some).collect()
+            }
+            None => batch.iter().map(|_| None).collect(),
+        };
+        for (w, l) in batch.iter().zip(learned) {
+            self.handle_with(w, l, out);
+        }
+        self.checkpoint_if_due();
+    }
+
     /// Score one window and emit its score and any alert change.
     pub fn handle(&mut self, w: &FeatureWindow, out: &mut Emitter<DetectorOut>) {
-        let mut fused = ModelScore::default();
-        let mut warming = false;
-        for m in &mut self.models {
-            let s = m.score(w);
-            warming |= s.warming_up;
-            if s.score >= fused.score {
-                fused.score = s.score;
-                fused.contributions = s.contributions;
-            }
+        self.handle_batch(std::slice::from_ref(w), out);
+    }
+
+    fn handle_with(
+        &mut self,
+        w: &FeatureWindow,
+        learned: Option<learned::LearnedScore>,
+        out: &mut Emitter<DetectorOut>,
+    ) {
+        let base = self.baseline.score(w);
+        let warming = base.warming_up;
+        let mut fused = ModelScore {
+            score: base.score,
+            contributions: base.contributions,
+            warming_up: base.warming_up,
+        };
+        if let Some(l) = learned
+            && !l.warming_up
+            && l.score > fused.score
+        {
+            fused.score = l.score;
+            fused.contributions = l.contributions;
         }
         fused.contributions.truncate(self.cfg.top_features);
         let score = if warming { 0.0 } else { fused.score };
         let st = self.states.entry(w.service_id.clone()).or_default();
         let change = st.observe(score, w.event_time, &self.cfg);
         let normal = !st.firing && score < 0.5;
-        for m in &mut self.models {
-            m.learn(w, normal);
+        self.baseline.learn(w, normal);
+        if let Some(l) = self.learned.as_mut() {
+            l.learn(w, normal);
         }
         let health = 1.0 - score;
         out.emit(DetectorOut::Score(AnomalyScore {
@@ -215,8 +350,13 @@ impl Stage for Detector {
     }
 
     async fn process(&mut self, batch: Vec<FeatureWindow>, out: &mut Emitter<DetectorOut>) -> Result<(), StageError> {
-        for w in &batch {
-            self.handle(w, out);
+        self.handle_batch(&batch, out);
+        Ok(())
+    }
+
+    async fn shutdown(&mut self, _out: &mut Emitter<DetectorOut>) -> Result<(), StageError> {
+        if let Err(e) = self.checkpoint() {
+            tracing::warn!(error = %e, "final checkpoint failed; the previous one stays in force");
         }
         Ok(())
     }

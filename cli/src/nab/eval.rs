@@ -22,6 +22,9 @@ pub struct DetectorRow {
     /// Reward-low-FN profile.
     #[serde(rename = "reward_low_FN_rate")]
     pub reward_low_fn_rate: f64,
+    /// The alert level used per profile (Homeostat's row only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<BTreeMap<String, f64>>,
 }
 
 /// The table.
@@ -84,6 +87,7 @@ pub fn peers(dir: &Path, progress: bool) -> anyhow::Result<Report> {
             standard: normalized(per_profile[0], windows, &PROFILES[0]),
             reward_low_fp_rate: normalized(per_profile[1], windows, &PROFILES[1]),
             reward_low_fn_rate: normalized(per_profile[2], windows, &PROFILES[2]),
+            threshold: None,
         });
     }
     detectors.sort_by(|a, b| b.standard.total_cmp(&a.standard));
@@ -94,21 +98,37 @@ pub fn peers(dir: &Path, progress: bool) -> anyhow::Result<Report> {
     })
 }
 
-/// The report as a text table.
-pub fn table(r: &Report) -> String {
+/// The report as a text table; with `profile`, only that column (and rows ordered by it).
+pub fn table(r: &Report, profile: Option<&str>) -> String {
     let mut s = format!(
-        "NAB scores on {} files, {} windows (each detector at its published threshold)\n\n",
+        "NAB scores on {} files, {} windows (peers at their published thresholds)\n\n",
         r.files, r.windows
     );
-    s.push_str(&format!(
-        "{:<20} {:>9} {:>19} {:>19}\n",
-        "detector", "standard", "reward_low_FP_rate", "reward_low_FN_rate"
-    ));
-    for d in &r.detectors {
-        s.push_str(&format!(
-            "{:<20} {:>9.2} {:>19.2} {:>19.2}\n",
-            d.name, d.standard, d.reward_low_fp_rate, d.reward_low_fn_rate
-        ));
+    let cols: Vec<usize> = match profile {
+        Some(p) => PROFILES.iter().position(|x| x.name == p).into_iter().collect(),
+        None => vec![0, 1, 2],
+    };
+    let mut rows: Vec<&DetectorRow> = r.detectors.iter().collect();
+    let key = |d: &DetectorRow, i: usize| [d.standard, d.reward_low_fp_rate, d.reward_low_fn_rate][i];
+    if let Some(&c) = cols.first() {
+        rows.sort_by(|a, b| key(b, c).total_cmp(&key(a, c)));
+    }
+    s.push_str(&format!("{:<20}", "detector"));
+    for &c in &cols {
+        s.push_str(&format!(" {:>19}", PROFILES[c].name));
+    }
+    s.push('\n');
+    for d in rows {
+        s.push_str(&format!("{:<20}", d.name));
+        for &c in &cols {
+            s.push_str(&format!(" {:>19.2}", key(d, c)));
+        }
+        s.push('\n');
     }
     s
+}
+
+/// The profile names, for argument checking.
+pub fn profile_names() -> Vec<&'static str> {
+    PROFILES.iter().map(|p| p.name).collect()
 }

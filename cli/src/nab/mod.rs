@@ -2,11 +2,13 @@
 //! `../shared/datasets/nab/README.md` states them (probation, scaled sigmoid, cost profiles,
 //! normalization against the null and perfect detectors).
 //!
-//! `homeostat eval nab` scores the published peers with it; running Homeostat's own detector over
-//! the corpus is still to come (issue 3).
+//! `homeostat eval nab` runs Homeostat's univariate detector over the corpus ([`homeostat`]) and
+//! scores it beside the published peers with the same code.
 
 mod corpus;
 pub mod eval;
+pub mod homeostat;
+pub mod plot;
 mod score;
 
 pub use corpus::{Corpus, Series, read_scores};

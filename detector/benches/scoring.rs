@@ -1,0 +1,84 @@
+//! Scoring throughput of the learned models, in vectors per second on one core: the fused score
+//! (autoencoder forward pass + isolation forest + tail calibration) beside Candle's forward pass
+//! alone, measured in the same run.
+//!
+//! `cargo bench -p homeostat-detector --bench scoring`; the ratio and vectors/s are printed at
+//! the end.
+
+use std::time::Instant;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use homeostat_detector::iforest::Rng;
+use homeostat_detector::learned::{DIM, Learned, LearnedConfig};
+
+/// Rows with the structure of normalized feature vectors: a few latent factors plus noise.
+fn rows(n: usize, seed: u64) -> Vec<f32> {
+    let mut r = Rng::new(seed);
+    let mut out = Vec::with_capacity(n * DIM);
+    for _ in 0..n {
+        let f: [f32; 3] = [r.unit() as f32 - 0.5, r.unit() as f32 - 0.5, r.unit() as f32 - 0.5];
+        for k in 0..DIM {
+            out.push(0.3 * f[k % 3] + 0.1 * (r.unit() as f32 - 0.5));
+        }
+    }
+    out
+}
+
+fn trained() -> Learned {
+    let mut m = Learned::new(LearnedConfig::default(), 360);
+    let data = rows(4096, 1);
+    for (i, r) in data.chunks_exact(DIM).enumerate() {
+        m.buffer.push_back((i as i64, r.to_vec()));
+    }
+    assert!(m.train(), "the first training promotes");
+    m
+}
+
+fn bench(c: &mut Criterion) {
+    let m = trained();
+    let ae = m.ae.as_ref().expect("trained");
+    let forest = m.forest.as_ref().expect("trained");
+    let mut g = c.benchmark_group("scoring");
+    for batch in [256usize, 1024] {
+        let data = rows(batch, 2);
+        let x = ae.batch(&data).expect("tensor");
+        g.throughput(Throughput::Elements(batch as u64));
+        g.bench_with_input(BenchmarkId::new("candle_forward", batch), &batch, |b, _| {
+            b.iter(|| ae.forward(&x).expect("forward"))
+        });
+        g.bench_with_input(BenchmarkId::new("forest", batch), &batch, |b, _| {
+            let mut out = Vec::with_capacity(batch);
+            b.iter(|| forest.score_batch(&data, &mut out))
+        });
+        g.bench_with_input(BenchmarkId::new("fused", batch), &batch, |b, _| {
+            b.iter(|| m.fused_batch(&data).expect("fused"))
+        });
+    }
+    g.finish();
+
+    // The headline figures, measured back to back in this run.
+    let data = rows(1024, 3);
+    let x = ae.batch(&data).expect("tensor");
+    let rate = |f: &dyn Fn()| {
+        let start = Instant::now();
+        let mut n = 0;
+        while start.elapsed().as_secs_f64() < 2.0 {
+            f();
+            n += 1;
+        }
+        (n * 1024) as f64 / start.elapsed().as_secs_f64()
+    };
+    let forward = rate(&|| {
+        let _ = ae.forward(&x).expect("forward");
+    });
+    let fused = rate(&|| {
+        let _ = m.fused_batch(&data).expect("fused");
+    });
+    println!(
+        "\nbatch 1024, one thread: Candle forward {forward:.0} vectors/s; fused {fused:.0} vectors/s; ratio {:.2}",
+        fused / forward
+    );
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

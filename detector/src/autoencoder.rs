@@ -1,0 +1,219 @@
+//! A small dense autoencoder in Candle over per-service normalized feature vectors. It learns what
+//! normal windows look like across the fleet; a window it cannot reconstruct is unusual, and the
+//! features it reconstructs worst explain why.
+//!
+//! Candle runs on the CPU, one thread (the detector scores in batches; more threads only add
+//! contention with the other stages on the same machine).
+
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::{AdamW, Linear, Optimizer, ParamsAdamW, VarBuilder, VarMap, linear};
+
+/// Run Candle (and anything else using rayon in this process) on one thread. Called before the
+/// first network is built; later calls do nothing.
+pub fn pin_one_thread() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Fails only if a global pool already exists, in which case that one is used.
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(1).build_global();
+    });
+}
+
+/// Errors from Candle.
+pub type Result<T> = std::result::Result<T, candle_core::Error>;
+
+/// The network: dim → hidden → code → hidden → dim, tanh between layers.
+pub struct Autoencoder {
+    /// Input width.
+    pub dim: usize,
+    /// Hidden width.
+    pub hidden: usize,
+    /// Code width.
+    pub code: usize,
+    varmap: VarMap,
+    layers: [Linear; 4],
+    opt: AdamW,
+    device: Device,
+    /// Optimizer steps taken.
+    pub steps: u64,
+}
+
+impl Autoencoder {
+    /// A fresh network with Candle's default initialization.
+    pub fn new(dim: usize, hidden: usize, code: usize, lr: f64) -> Result<Self> {
+        pin_one_thread();
+        let device = Device::Cpu;
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
+        let layers = [
+            linear(dim, hidden, vb.pp("enc1"))?,
+            linear(hidden, code, vb.pp("enc2"))?,
+            linear(code, hidden, vb.pp("dec1"))?,
+            linear(hidden, dim, vb.pp("dec2"))?,
+        ];
+        let opt = AdamW::new(
+            varmap.all_vars(),
+            ParamsAdamW {
+                lr,
+                weight_decay: 1e-4,
+                ..ParamsAdamW::default()
+            },
+        )?;
+        Ok(Self {
+            dim,
+            hidden,
+            code,
+            varmap,
+            layers,
+            opt,
+            device,
+            steps: 0,
+        })
+    }
+
+    /// Reconstruction of a batch `(rows, dim)`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let h = self.layers[0].forward(x)?.tanh()?;
+        let z = self.layers[1].forward(&h)?.tanh()?;
+        let h = self.layers[2].forward(&z)?.tanh()?;
+        self.layers[3].forward(&h)
+    }
+
+    /// A batch tensor from rows of length `dim`.
+    pub fn batch(&self, data: &[f32]) -> Result<Tensor> {
+        Tensor::from_slice(data, (data.len() / self.dim, self.dim), &self.device)
+    }
+
+    /// Per-element squared reconstruction errors of rows of length `dim` (same layout).
+    pub fn errors(&self, data: &[f32]) -> Result<Vec<f32>> {
+        if data.is_empty() {
+            return Ok(Vec::new());
+        }
+        let x = self.batch(data)?;
+        let r = self.forward(&x)?;
+        (r - &x)?.sqr()?.flatten_all()?.to_vec1::<f32>()
+    }
+
+    /// Mean squared error of each row.
+    pub fn row_errors(&self, data: &[f32]) -> Result<Vec<f32>> {
+        let e = self.errors(data)?;
+        Ok(e.chunks_exact(self.dim)
+            .map(|r| r.iter().sum::<f32>() / self.dim as f32)
+            .collect())
+    }
+
+    /// `epochs` passes of mini-batch AdamW over rows of length `dim`; the last epoch's mean loss.
+    pub fn train(&mut self, data: &[f32], epochs: usize, batch_rows: usize) -> Result<f32> {
+        let rows = data.len() / self.dim;
+        if rows == 0 {
+            return Ok(0.0);
+        }
+        let batch_rows = batch_rows.clamp(1, rows);
+        let mut last = 0.0;
+        for _ in 0..epochs.max(1) {
+            let (mut sum, mut n) = (0.0, 0);
+            for chunk in data[..rows * self.dim].chunks(batch_rows * self.dim) {
+                let x = self.batch(chunk)?;
+                let loss = candle_nn::loss::mse(&self.forward(&x)?, &x)?;
+                self.opt.backward_step(&loss)?;
+                self.steps += 1;
+                sum += loss.to_scalar::<f32>()?;
+                n += 1;
+            }
+            last = sum / n.max(1) as f32;
+        }
+        Ok(last)
+    }
+
+    /// Write the weights as safetensors.
+    pub fn save(&self, path: &std::path::Path) -> Result<()> {
+        self.varmap.save(path)
+    }
+
+    /// Load weights written by [`Autoencoder::save`] for the same shape.
+    pub fn load(&mut self, path: &std::path::Path) -> Result<()> {
+        self.varmap.load(path)
+    }
+
+    /// Copy of this network's weights into a new one (a candidate trained beside the current).
+    pub fn try_clone(&self, lr: f64) -> Result<Self> {
+        let mut n = Self::new(self.dim, self.hidden, self.code, lr)?;
+        let src = self
+            .varmap
+            .data()
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("poisoned".into()))?;
+        let dst = n
+            .varmap
+            .data()
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("poisoned".into()))?;
+        for (name, var) in dst.iter() {
+            if let Some(s) = src.get(name) {
+                var.set(&s.as_tensor().copy()?)?;
+            }
+        }
+        drop(dst);
+        n.steps = self.steps;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::iforest::Rng;
+
+    fn normal_rows(rows: usize, dim: usize, seed: u64) -> Vec<f32> {
+        // Two latent factors drive all features: structure an autoencoder can learn.
+        let mut r = Rng::new(seed);
+        let mut out = Vec::with_capacity(rows * dim);
+        for _ in 0..rows {
+            let (a, b) = (r.unit() as f32 - 0.5, r.unit() as f32 - 0.5);
+            for k in 0..dim {
+                let w = (k as f32 / dim as f32) * 2.0 - 1.0;
+                out.push(a * w + b * (1.0 - w.abs()) + 0.02 * (r.unit() as f32 - 0.5));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn learns_normal_structure_and_flags_a_broken_row() -> Result<()> {
+        let dim = 12;
+        let mut ae = Autoencoder::new(dim, 16, 4, 1e-2)?;
+        let data = normal_rows(2000, dim, 1);
+        let before = ae.train(&data, 1, 64)?;
+        let after = ae.train(&data, 30, 64)?;
+        assert!(after < before * 0.5, "loss {before} → {after}");
+        let test = normal_rows(50, dim, 2);
+        let normal = ae.row_errors(&test)?;
+        let mut broken = test[..dim].to_vec();
+        broken[5] += 1.5;
+        let e = ae.errors(&broken)?;
+        let worst = e.iter().enumerate().fold(0, |b, (i, x)| if *x > e[b] { i } else { b });
+        assert_eq!(worst, 5, "errors {e:?}");
+        let broken_err = e.iter().sum::<f32>() / dim as f32;
+        let max_normal = normal.iter().fold(0.0f32, |a, b| a.max(*b));
+        assert!(broken_err > 3.0 * max_normal, "{broken_err} vs {max_normal}");
+        Ok(())
+    }
+
+    #[test]
+    fn save_and_load_round_trip() -> Result<()> {
+        let dir = std::env::temp_dir().join(format!("homeostat-ae-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join("ae.safetensors");
+        let mut a = Autoencoder::new(6, 8, 3, 1e-2)?;
+        a.train(&normal_rows(200, 6, 3), 3, 32)?;
+        a.save(&path)?;
+        let mut b = Autoencoder::new(6, 8, 3, 1e-2)?;
+        let x = normal_rows(5, 6, 4);
+        assert_ne!(a.errors(&x)?, b.errors(&x)?);
+        b.load(&path)?;
+        assert_eq!(a.errors(&x)?, b.errors(&x)?);
+        let c = a.try_clone(1e-2)?;
+        assert_eq!(a.errors(&x)?, c.errors(&x)?);
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
+}

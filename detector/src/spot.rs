@@ -1,0 +1,263 @@
+//! Extreme-value thresholds in the manner of SPOT/DSPOT (peaks over threshold): a signal's recent
+//! history sets an initial high quantile `u`; the excesses over `u` are fitted with a generalized
+//! Pareto distribution (probability-weighted moments), which gives the tail probability of any new
+//! value far beyond what the history holds. Values judged anomalous are not learned (DSPOT's rule),
+//! so an incident does not raise its own threshold.
+
+use std::collections::VecDeque;
+
+/// A fitted tail.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Tail {
+    /// The initial threshold (a high quantile of the history).
+    pub u: f64,
+    /// Fraction of the history above `u`.
+    pub rate: f64,
+    /// GPD shape.
+    pub gamma: f64,
+    /// GPD scale.
+    pub sigma: f64,
+}
+
+impl Tail {
+    /// Probability that a value at least `x` occurs. Below `u` the tail is continued
+    /// exponentially, so the probability is continuous and grows toward 1 as `x` falls.
+    pub fn prob(&self, x: f64) -> f64 {
+        if !x.is_finite() {
+            return if x > 0.0 { 1e-12 } else { 1.0 };
+        }
+        let y = x - self.u;
+        let sigma = self.sigma.max(1e-12);
+        if y <= 0.0 {
+            return (self.rate * (-y / sigma).exp()).min(1.0);
+        }
+        let p = if self.gamma.abs() < 1e-6 {
+            (-y / sigma).exp()
+        } else {
+            let base = 1.0 + self.gamma * y / sigma;
+            if base <= 0.0 { 0.0 } else { base.powf(-1.0 / self.gamma) }
+        };
+        (self.rate * p).max(1e-12)
+    }
+}
+
+/// Fit a GPD to excesses by probability-weighted moments (Hosking & Wallis); `None` when there
+/// are too few or they are all equal.
+pub fn fit_gpd(excesses: &mut [f64]) -> Option<(f64, f64)> {
+    let n = excesses.len();
+    if n < 5 {
+        return None;
+    }
+    excesses.sort_by(f64::total_cmp);
+    let a0 = excesses.iter().sum::<f64>() / n as f64;
+    // a1 = E[X (1 − F(X))], with plotting positions (i − 0.35)/n.
+    let a1 = excesses
+        .iter()
+        .enumerate()
+        .map(|(i, x)| x * (1.0 - (i as f64 + 0.65) / n as f64))
+        .sum::<f64>()
+        / n as f64;
+    let d = a0 - 2.0 * a1;
+    if a0 <= 0.0 || d <= 1e-12 {
+        return None;
+    }
+    let k = a0 / d - 2.0; // Hosking's shape; γ = −k
+    let sigma = 2.0 * a0 * a1 / d;
+    Some(((-k).clamp(0.0, 0.9), sigma))
+}
+
+/// A streaming peaks-over-threshold estimator for one nonnegative signal.
+#[derive(Debug, Clone)]
+pub struct Spot {
+    q: f64,
+    capacity: usize,
+    refit_every: usize,
+    history: VecDeque<f64>,
+    since_fit: usize,
+    tail: Option<Tail>,
+    fallback_gamma: f64,
+}
+
+impl Spot {
+    /// `q`: the quantile that sets `u` (e.g. 0.98); `capacity`: values of history kept;
+    /// `refit_every`: values learned between refits.
+    pub fn new(q: f64, capacity: usize, refit_every: usize) -> Self {
+        Self {
+            q,
+            capacity: capacity.max(10),
+            refit_every: refit_every.max(1),
+            history: VecDeque::new(),
+            since_fit: 0,
+            tail: None,
+            fallback_gamma: 0.0,
+        }
+    }
+
+    /// The shape used when the excesses are too few to fit (default 0, exponential). A heavier
+    /// tail (e.g. 0.5) keeps a short history from giving confident alarms.
+    pub fn with_fallback_shape(mut self, gamma: f64) -> Self {
+        self.fallback_gamma = gamma.clamp(0.0, 0.9);
+        self
+    }
+
+    /// The current tail, once enough history has been seen.
+    pub fn tail(&self) -> Option<Tail> {
+        self.tail
+    }
+
+    /// Values learned so far (bounded by the capacity).
+    pub fn len(&self) -> usize {
+        self.history.len()
+    }
+
+    /// True before anything was learned.
+    pub fn is_empty(&self) -> bool {
+        self.history.is_empty()
+    }
+
+    /// Tail probability of `x` under the current fit (1 while there is none).
+    pub fn prob(&self, x: f64) -> f64 {
+        self.tail.map_or(1.0, |t| t.prob(x))
+    }
+
+    /// The value whose tail probability is `p` (the alarm threshold at risk `p`).
+    pub fn quantile(&self, p: f64) -> Option<f64> {
+        let t = self.tail?;
+        if p >= t.rate {
+            return Some(t.u);
+        }
+        let r = t.rate / p;
+        Some(if t.gamma.abs() < 1e-6 {
+            t.u + t.sigma * r.ln()
+        } else {
+            t.u + t.sigma / t.gamma * (r.powf(t.gamma) - 1.0)
+        })
+    }
+
+    /// Learn a value judged normal.
+    pub fn learn(&mut self, x: f64) {
+        if !x.is_finite() {
+            return;
+        }
+        self.history.push_back(x);
+        while self.history.len() > self.capacity {
+            self.history.pop_front();
+        }
+        self.since_fit += 1;
+        if self.tail.is_none() || self.since_fit >= self.refit_every {
+            self.refit();
+        }
+    }
+
+    /// Refit `u` and the GPD from the history.
+    pub fn refit(&mut self) {
+        self.since_fit = 0;
+        let n = self.history.len();
+        if n < 50 {
+            return;
+        }
+        let mut v: Vec<f64> = self.history.iter().copied().collect();
+        v.sort_by(f64::total_cmp);
+        let k = ((self.q * n as f64) as usize).min(n - 1);
+        let u = v[k];
+        let mut ex: Vec<f64> = v[k..].iter().map(|x| x - u).filter(|e| *e > 0.0).collect();
+        let above = ex.len();
+        let fallback = self.fallback_gamma;
+        let (gamma, sigma) = fit_gpd(&mut ex).unwrap_or_else(|| {
+            // Too few distinct peaks to fit: a tail of the fallback shape scaled by the spread of
+            // the upper half.
+            let half = &v[n / 2..];
+            let spread = (half[half.len() - 1] - half[0]).max(1e-9);
+            if fallback > 0.0 {
+                (fallback, spread / 2.0)
+            } else {
+                (0.0, spread / 4.0)
+            }
+        });
+        self.tail = Some(Tail {
+            u,
+            rate: (above.max(1) as f64 / n as f64).min(1.0 - self.q).max(1.0 / n as f64),
+            gamma,
+            sigma: sigma.max(1e-12),
+        });
+    }
+
+    /// The learned history, oldest first (for checkpoints).
+    pub fn history(&self) -> impl Iterator<Item = f64> + '_ {
+        self.history.iter().copied()
+    }
+
+    /// Rebuild from a checkpointed history.
+    pub fn restore(&mut self, values: impl IntoIterator<Item = f64>) {
+        self.history.clear();
+        for v in values {
+            self.history.push_back(v);
+        }
+        while self.history.len() > self.capacity {
+            self.history.pop_front();
+        }
+        self.refit();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lcg(seed: &mut u64) -> f64 {
+        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((*seed >> 11) as f64) / ((1u64 << 53) as f64)
+    }
+
+    #[test]
+    fn pwm_recovers_an_exponential_tail() {
+        let mut s = 7;
+        let mut ex: Vec<f64> = (0..20_000).map(|_| -(1.0 - lcg(&mut s)).ln() * 2.0).collect();
+        let (g, sigma) = fit_gpd(&mut ex).expect("fit");
+        assert!(g.abs() < 0.05, "shape {g}");
+        assert!((sigma - 2.0).abs() < 0.1, "scale {sigma}");
+    }
+
+    #[test]
+    fn pwm_recovers_a_heavy_tail() {
+        // GPD(γ = 0.3, σ = 1) by inversion: x = σ/γ ((1−U)^−γ − 1).
+        let mut s = 11;
+        let mut ex: Vec<f64> = (0..20_000)
+            .map(|_| ((1.0 - lcg(&mut s)).powf(-0.3) - 1.0) / 0.3)
+            .collect();
+        let (g, sigma) = fit_gpd(&mut ex).expect("fit");
+        assert!((g - 0.3).abs() < 0.06, "shape {g}");
+        assert!((sigma - 1.0).abs() < 0.08, "scale {sigma}");
+    }
+
+    #[test]
+    fn tail_probability_matches_the_empirical_one() {
+        // Exponential(1) values: P(X ≥ 6) = e^-6 ≈ 0.00248.
+        let mut s = 3;
+        let mut spot = Spot::new(0.98, 50_000, 1000);
+        for _ in 0..50_000 {
+            spot.learn(-(1.0 - lcg(&mut s)).ln());
+        }
+        let p = spot.prob(6.0);
+        assert!((p / (-6.0f64).exp() - 1.0).abs() < 0.25, "p {p}");
+        let q = spot.quantile(1e-3).expect("fitted");
+        assert!((q - 1e3f64.ln()).abs() < 0.4, "quantile {q}");
+        // Monotone and continuous across u.
+        let t = spot.tail().expect("tail");
+        assert!(spot.prob(t.u - 1e-9) >= spot.prob(t.u + 1e-9));
+        assert!(spot.prob(1.0) > spot.prob(3.0) && spot.prob(3.0) > spot.prob(9.0));
+    }
+
+    #[test]
+    fn restore_reproduces_the_fit() {
+        let mut s = 5;
+        let mut a = Spot::new(0.98, 1000, 10);
+        for _ in 0..3000 {
+            a.learn(lcg(&mut s));
+        }
+        a.refit();
+        let mut b = Spot::new(0.98, 1000, 10);
+        b.restore(a.history());
+        assert_eq!(a.tail(), b.tail());
+    }
+}
