@@ -66,7 +66,7 @@ impl IsolationForest {
     /// Grow `trees` trees on `data` (rows of length `dim`), each on `sample` rows drawn without
     /// replacement, to depth ⌈log2 sample⌉.
     pub fn fit(data: &[f32], dim: usize, trees: usize, sample: usize, seed: u64) -> Option<Self> {
-        if dim == 0 || data.len() < dim * 2 || data.len() % dim != 0 {
+        if dim == 0 || data.len() < dim * 2 || !data.len().is_multiple_of(dim) {
             return None;
         }
         let rows = data.len() / dim;

@@ -459,7 +459,7 @@ impl Learned {
             return false;
         }
         let first = self.buffer.front().map_or(0, |b| b.0);
-        let last = self.buffer.iter().nth(n - hold - 1).map_or(0, |b| b.0);
+        let last = self.buffer.get(n - hold - 1).map_or(0, |b| b.0);
         self.ae = Some(cand);
         self.forest = Some(forest);
         self.version += 1;

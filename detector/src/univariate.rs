@@ -368,7 +368,7 @@ impl Univariate {
             }
             self.embeddings.push_back(e);
             if self.embeddings.len() >= 256.min(self.cfg.forest_history)
-                && (self.forest.is_none() || self.rows % self.cfg.forest_every.max(1) == 0)
+                && (self.forest.is_none() || self.rows.is_multiple_of(self.cfg.forest_every.max(1)))
             {
                 let flat: Vec<f32> = self.embeddings.iter().flatten().copied().collect();
                 self.forest =
@@ -397,7 +397,7 @@ impl Univariate {
         }
         self.last = Some((t, v));
         self.rows += 1;
-        if self.rows % self.cfg.refresh_every.max(1) == 0 || self.rows <= 30 {
+        if self.rows.is_multiple_of(self.cfg.refresh_every.max(1)) || self.rows <= 30 {
             let floor = self.level.median.abs() * 1e-6;
             self.level = robust(&self.values, floor);
             self.change = robust(&self.diffs, floor);

@@ -73,6 +73,7 @@ async fn memory_leak_end_to_end_over_kafka_postgres_and_influxdb() {
         e.push(("HOMEOSTAT__HTTP__LISTEN".into(), format!("127.0.0.1:{port}")));
         stages.push(Proc::start(stage, bin(&format!("homeostat-{stage}")), &[], &e, &dir));
     }
+    let stage_env = env.clone();
     env.clear();
 
     // Every binary serves /healthz, and /metrics in the Prometheus text format.
@@ -320,6 +321,41 @@ async fn memory_leak_end_to_end_over_kafka_postgres_and_influxdb() {
             p.log_tail(20)
         );
     }
+    // The detector learned online and checkpointed its models on the way out; a new detector
+    // process on the same directory restores them.
+    let models = dir.join("state/detector");
+    let current = std::fs::read_to_string(models.join("CURRENT")).expect("the detector wrote a checkpoint");
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(models.join(current.trim()).join("manifest.json")).expect("manifest"),
+    )
+    .expect("manifest is JSON");
+    assert!(
+        manifest["version"].as_u64().unwrap_or(0) >= 1,
+        "the learned models were trained and promoted online: {manifest}"
+    );
+    assert_eq!(
+        manifest["services"],
+        serde_json::json!(["catalog", "checkout", "payments", "search"]),
+        "{manifest}"
+    );
+    println!(
+        "detector checkpoint: models v{} trained on {} windows, hold-out mse {:.4}",
+        manifest["version"], manifest["trained_on"], manifest["metrics"]["ae_holdout_mse"]
+    );
+    let mut e = stage_env.clone();
+    e.push(("HOMEOSTAT__HTTP__LISTEN".into(), format!("127.0.0.1:{}", free_port())));
+    let mut again = Proc::start("detector-restart", bin("homeostat-detector"), &[], &e, &dir);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !again.log_tail(50).contains("restored models and thresholds") {
+        assert!(
+            Instant::now() < deadline,
+            "the restarted detector did not restore its checkpoint; log:\n{}",
+            again.log_tail(20)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(again.terminate(Duration::from_secs(20)), Some(0));
+
     pool.close().await;
     let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {run}")))
         .execute(&admin)

@@ -14,7 +14,6 @@ const W: usize = 1400;
 const H: usize = 560;
 
 type Rgb = [u8; 3];
-const WHITE: Rgb = [255, 255, 255];
 const INK: Rgb = [40, 40, 40];
 const GRID: Rgb = [225, 225, 225];
 const VALUE: Rgb = [31, 94, 168];
