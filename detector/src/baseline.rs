@@ -3,12 +3,141 @@
 //! direction that hurts users (latency up, traffic down, …); its robust deviation is
 //! `(value − median) / max(1.4826·MAD, floor)`, where the floor keeps near-constant features
 //! (an error rate that is always 0) from alerting on noise.
+//!
+//! Two refinements make the threshold adaptive per service and feature:
+//!
+//! - **Seasonality**: each feature keeps the median of every past hour, by hour of the day (last
+//!   7 days) and hour of the week (last 3 weeks). Once an hour of the week was seen twice, or else
+//!   an hour of the day twice, the expected value is the median of those hours, not the last
+//!   hour's: Monday's 9 o'clock peak is compared with earlier Mondays at 9.
+//! - **Extreme-value tail**: the deviations of normal windows feed a peaks-over-threshold tail
+//!   ([`Spot`]); a feature whose deviations are heavy-tailed raises its own threshold to the
+//!   deviation it reaches with probability 10⁻⁴ per window, never below the configured one and
+//!   never above three times it.
 
 use std::collections::{HashMap, VecDeque};
 
-use homeostat_schemas::{Contribution, FeatureId as F, FeatureWindow};
+use homeostat_schemas::{Contribution, FeatureId as F, FeatureWindow, Timestamp};
 
+use crate::spot::Spot;
 use crate::{DetectorConfig, Model, ModelScore};
+
+/// Risk per window at which a feature's tail sets its threshold.
+pub const TAIL_RISK: f64 = 1e-4;
+
+/// A tail raises a feature's threshold at most this many times the configured one.
+pub const MAX_RAISE: f64 = 3.0;
+
+const HOUR_MS: i64 = 3_600_000;
+const DAYS: usize = 7;
+const WEEKS: usize = 3;
+
+/// Hourly medians of one feature by hour of the day and of the week.
+#[derive(Debug, Clone, Default)]
+pub struct Seasonal {
+    hour: i64,
+    bucket: Vec<f64>,
+    daily: Vec<VecDeque<f64>>,
+    weekly: Vec<VecDeque<f64>>,
+}
+
+impl Seasonal {
+    fn slots(&mut self) {
+        if self.daily.is_empty() {
+            self.daily = vec![VecDeque::new(); 24];
+            self.weekly = vec![VecDeque::new(); 168];
+        }
+    }
+
+    /// Fold in a value at `t` (ms); a finished hour's median goes to its slots.
+    pub fn learn(&mut self, t: Timestamp, x: f64) {
+        self.slots();
+        let hour = t.div_euclid(HOUR_MS);
+        if hour != self.hour && !self.bucket.is_empty() {
+            let m = median(&self.bucket);
+            let (d, w) = (self.hour.rem_euclid(24) as usize, self.hour.rem_euclid(168) as usize);
+            self.daily[d].push_back(m);
+            if self.daily[d].len() > DAYS {
+                self.daily[d].pop_front();
+            }
+            self.weekly[w].push_back(m);
+            if self.weekly[w].len() > WEEKS {
+                self.weekly[w].pop_front();
+            }
+            self.bucket.clear();
+        }
+        self.hour = hour;
+        self.bucket.push(x);
+    }
+
+    /// The expected value at `t`: the median of the same hour on past weeks (two or more), else
+    /// on past days (two or more).
+    pub fn expect(&self, t: Timestamp) -> Option<f64> {
+        if self.daily.is_empty() {
+            return None;
+        }
+        let hour = t.div_euclid(HOUR_MS);
+        let w = &self.weekly[hour.rem_euclid(168) as usize];
+        let d = &self.daily[hour.rem_euclid(24) as usize];
+        let pick = if w.len() >= 2 {
+            w
+        } else if d.len() >= 2 {
+            d
+        } else {
+            return None;
+        };
+        Some(median(&pick.iter().copied().collect::<Vec<_>>()))
+    }
+
+    /// Flat form for checkpoints: [hour, n, bucket…, daily 24×7, weekly 168×3] (NaN = empty).
+    pub fn export(&self) -> Vec<f64> {
+        let mut v = vec![self.hour as f64, self.bucket.len() as f64];
+        v.extend(&self.bucket);
+        for (slots, depth) in [(&self.daily, DAYS), (&self.weekly, WEEKS)] {
+            for k in 0..if slots.is_empty() { 0 } else { slots.len() } {
+                for j in 0..depth {
+                    v.push(slots[k].get(j).copied().unwrap_or(f64::NAN));
+                }
+            }
+        }
+        v
+    }
+
+    /// Rebuild from [`Seasonal::export`].
+    pub fn import(v: &[f64]) -> Self {
+        let mut s = Seasonal::default();
+        if v.len() < 2 {
+            return s;
+        }
+        s.hour = v[0] as i64;
+        let n = (v[1] as usize).min(v.len() - 2);
+        s.bucket = v[2..2 + n].to_vec();
+        let rest = &v[2 + n..];
+        if rest.len() == 24 * DAYS + 168 * WEEKS {
+            s.slots();
+            for k in 0..24 {
+                s.daily[k] = rest[k * DAYS..(k + 1) * DAYS]
+                    .iter()
+                    .copied()
+                    .filter(|x| !x.is_nan())
+                    .collect();
+            }
+            let off = 24 * DAYS;
+            for k in 0..168 {
+                s.weekly[k] = rest[off + k * WEEKS..off + (k + 1) * WEEKS]
+                    .iter()
+                    .copied()
+                    .filter(|x| !x.is_nan())
+                    .collect();
+            }
+        }
+        s
+    }
+}
+
+fn tail() -> Spot {
+    Spot::new(0.98, 2000, 50).with_fallback_shape(0.5)
+}
 
 /// Which way a feature goes bad.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -124,6 +253,33 @@ pub fn median(xs: &[f64]) -> f64 {
 struct ServiceHistory {
     windows: usize,
     values: HashMap<&'static str, VecDeque<f64>>,
+    tails: HashMap<&'static str, Spot>,
+    seasons: HashMap<&'static str, Seasonal>,
+}
+
+/// A feature's baseline at a time: expected value, scale, and the deviation that is its threshold.
+struct FeatureBaseline {
+    median: f64,
+    scale: f64,
+}
+
+fn baseline_of(spec: &Watched, hist: &VecDeque<f64>, season: Option<&Seasonal>, t: Timestamp) -> FeatureBaseline {
+    let xs: Vec<f64> = hist.iter().copied().collect();
+    let recent = median(&xs);
+    let devs: Vec<f64> = xs.iter().map(|v| (v - recent).abs()).collect();
+    let med = season.and_then(|s| s.expect(t)).unwrap_or(recent);
+    let scale = (1.4826 * median(&devs))
+        .max(spec.abs_floor)
+        .max(spec.rel_floor * med.abs());
+    FeatureBaseline { median: med, scale }
+}
+
+fn bad_deviation(spec: &Watched, x: f64, b: &FeatureBaseline) -> f64 {
+    let signed = (x - b.median) / b.scale;
+    match spec.direction {
+        Direction::Up => signed,
+        Direction::Down => -signed,
+    }
 }
 
 /// The robust baseline model.
@@ -152,31 +308,64 @@ impl RobustBaseline {
         self.services.keys().cloned().collect()
     }
 
-    /// A service's learned windows and per-feature histories (for checkpoints).
-    pub fn export(&self, service: &str) -> (usize, Vec<(&'static str, Vec<f64>)>) {
-        match self.services.get(service) {
-            None => (0, Vec::new()),
-            Some(h) => (
-                h.windows,
-                h.values
-                    .iter()
-                    .map(|(k, v)| (*k, v.iter().copied().collect()))
-                    .collect(),
-            ),
+    /// A service's learned windows and its per-feature state (for checkpoints): keys
+    /// `values.<feature>`, `tail.<feature>`, `season.<feature>`.
+    pub fn export(&self, service: &str) -> (usize, Vec<(String, Vec<f64>)>) {
+        let Some(h) = self.services.get(service) else {
+            return (0, Vec::new());
+        };
+        let mut out = Vec::new();
+        for (k, v) in &h.values {
+            out.push((format!("values.{k}"), v.iter().copied().collect()));
+        }
+        for (k, t) in &h.tails {
+            out.push((format!("tail.{k}"), t.history().collect()));
+        }
+        for (k, s) in &h.seasons {
+            out.push((format!("season.{k}"), s.export()));
+        }
+        (h.windows, out)
+    }
+
+    /// Bring derived state up to date (tail fits), as a restore would.
+    pub fn settle(&mut self) {
+        for h in self.services.values_mut() {
+            for t in h.tails.values_mut() {
+                t.refit();
+            }
         }
     }
 
     /// Restore what [`RobustBaseline::export`] returned; features not watched are ignored.
-    pub fn import(&mut self, service: &str, windows: usize, features: Vec<(String, Vec<f64>)>) {
+    pub fn import(&mut self, service: &str, windows: usize, state: Vec<(String, Vec<f64>)>) {
+        let history = self.history;
         let h = self.services.entry(service.to_owned()).or_default();
         h.windows = windows;
-        for (name, values) in features {
-            if let Some(spec) = WATCHED.iter().find(|w| w.feature.name() == name) {
-                let mut q: VecDeque<f64> = values.into();
-                while q.len() > self.history {
-                    q.pop_front();
+        for (key, values) in state {
+            let Some((kind, name)) = key.split_once('.') else {
+                continue;
+            };
+            let Some(spec) = WATCHED.iter().find(|w| w.feature.name() == name) else {
+                continue;
+            };
+            let name = spec.feature.name();
+            match kind {
+                "values" => {
+                    let mut q: VecDeque<f64> = values.into();
+                    while q.len() > history {
+                        q.pop_front();
+                    }
+                    h.values.insert(name, q);
                 }
-                h.values.insert(spec.feature.name(), q);
+                "tail" => {
+                    let mut t = tail();
+                    t.restore(values);
+                    h.tails.insert(name, t);
+                }
+                "season" => {
+                    h.seasons.insert(name, Seasonal::import(&values));
+                }
+                _ => {}
             }
         }
     }
@@ -205,34 +394,33 @@ impl Model for RobustBaseline {
             };
         };
         let mut contributions = Vec::new();
+        let mut top: f64 = 0.0;
         for spec in WATCHED {
-            let (Some(x), Some(hist)) = (w.get(spec.feature), h.values.get(spec.feature.name())) else {
+            let name = spec.feature.name();
+            let (Some(x), Some(hist)) = (w.get(spec.feature), h.values.get(name)) else {
                 continue;
             };
             if hist.len() < self.warmup.min(10) {
                 continue;
             }
-            let xs: Vec<f64> = hist.iter().copied().collect();
-            let med = median(&xs);
-            let devs: Vec<f64> = xs.iter().map(|v| (v - med).abs()).collect();
-            let scale = (1.4826 * median(&devs))
-                .max(spec.abs_floor)
-                .max(spec.rel_floor * med.abs());
-            let signed = (x - med) / scale;
-            let bad = match spec.direction {
-                Direction::Up => signed,
-                Direction::Down => -signed,
-            };
+            let b = baseline_of(spec, hist, h.seasons.get(name), w.event_time);
+            let bad = bad_deviation(spec, x, &b);
+            // The feature's own threshold: the configured one, or higher where its tail is heavy.
+            let own = h
+                .tails
+                .get(name)
+                .and_then(|t| t.quantile(TAIL_RISK))
+                .map_or(self.threshold, |q| q.clamp(self.threshold, MAX_RAISE * self.threshold));
+            top = top.max(bad * self.threshold / own);
             contributions.push(Contribution {
-                feature: spec.feature.name().to_owned(),
+                feature: name.to_owned(),
                 value: x,
-                baseline: med,
+                baseline: b.median,
                 deviation: bad,
             });
         }
         contributions.sort_by(|a, b| b.deviation.total_cmp(&a.deviation));
         contributions.retain(|c| c.deviation > 0.0);
-        let top = contributions.first().map_or(0.0, |c| c.deviation);
         ModelScore {
             score: score_of(top, self.threshold),
             contributions,
@@ -242,13 +430,29 @@ impl Model for RobustBaseline {
 
     fn learn(&mut self, w: &FeatureWindow, normal: bool) {
         let h = self.services.entry(w.service_id.clone()).or_default();
+        // The hourly profile records every window: what happens at an hour is what the hour looks
+        // like, and the median over past days outvotes one bad day.
+        for spec in WATCHED {
+            if let Some(x) = w.get(spec.feature) {
+                h.seasons.entry(spec.feature.name()).or_default().learn(w.event_time, x);
+            }
+        }
         if !normal && h.windows >= self.warmup {
             return;
         }
         h.windows += 1;
         for spec in WATCHED {
+            let name = spec.feature.name();
             if let Some(x) = w.get(spec.feature) {
-                let q = h.values.entry(spec.feature.name()).or_default();
+                if normal
+                    && let Some(hist) = h.values.get(name)
+                    && hist.len() >= self.warmup.min(10)
+                {
+                    let b = baseline_of(spec, hist, h.seasons.get(name), w.event_time);
+                    let dev = bad_deviation(spec, x, &b);
+                    h.tails.entry(name).or_insert_with(tail).learn(dev.max(0.0));
+                }
+                let q = h.values.entry(name).or_default();
                 q.push_back(x);
                 while q.len() > self.history {
                     q.pop_front();
@@ -328,5 +532,100 @@ mod tests {
             m.learn(&window(i, 900.0, 50.0), false);
         }
         assert!(m.score(&window(300, 900.0, 50.0)).score > 0.99);
+    }
+
+    fn at(t: i64, svc: &str, rate: f64) -> FeatureWindow {
+        FeatureWindow {
+            schema_version: 1,
+            id: format!("{svc}-{t}"),
+            event_time: t,
+            service_id: svc.into(),
+            window_start: t - 60_000,
+            event_count: 1,
+            late_events: 0,
+            features: BTreeMap::from([("request_rate_rps".into(), rate)]),
+        }
+    }
+
+    #[test]
+    fn a_quiet_night_is_expected_after_two_days_of_quiet_nights() {
+        // Traffic 100 rps by day (8–20 h), 10 rps by night, one window a minute for three days.
+        let cfg = DetectorConfig {
+            warmup_windows: 10,
+            history_windows: 60,
+            ..DetectorConfig::default()
+        };
+        let mut m = RobustBaseline::new(&cfg);
+        let rate = |t: i64| {
+            let h = (t / 3_600_000) % 24;
+            if (8..20).contains(&h) { 100.0 } else { 10.0 }
+        };
+        let minute = 60_000;
+        let mut last_day_falls = Vec::new();
+        for i in 0..(3 * 24 * 60) {
+            let t = i * minute;
+            let w = at(t, "svc", rate(t) * (1.0 + 0.02 * ((i % 7) as f64 - 3.0) / 3.0));
+            let s = m.score(&w);
+            // The evening drop at 20:00–20:30, when the last hour was all daytime traffic.
+            let h = (t / 3_600_000) % 24;
+            if h == 20 && (t / minute) % 60 < 30 {
+                last_day_falls.push((t / 86_400_000, s.score));
+            }
+            m.learn(&w, s.score < 0.5);
+        }
+        let day0 = last_day_falls
+            .iter()
+            .filter(|d| d.0 == 0)
+            .map(|d| d.1)
+            .fold(0.0, f64::max);
+        let day2 = last_day_falls
+            .iter()
+            .filter(|d| d.0 == 2)
+            .map(|d| d.1)
+            .fold(0.0, f64::max);
+        assert!(day0 > 0.9, "the first evening drop is news: {day0}");
+        assert!(day2 < 0.5, "by the third evening it is expected: {day2}");
+        // But daytime traffic falling to the night level at noon is still an anomaly.
+        let noon = 3 * 86_400_000 + 12 * 3_600_000;
+        assert!(m.score(&at(noon, "svc", 10.0)).score > 0.9);
+    }
+
+    #[test]
+    fn a_heavy_tailed_feature_raises_its_own_threshold() {
+        let cfg = DetectorConfig {
+            warmup_windows: 10,
+            ..DetectorConfig::default()
+        };
+        let mut m = RobustBaseline::new(&cfg);
+        // p99 around 100 ± 2, with a burst to 100 + 8·scale about one window in 25: normal here.
+        for i in 0..5000 {
+            let p99 = if i % 25 == 0 {
+                100.0 + 8.0 * 5.0 * (1.0 + (i % 3) as f64 * 0.1)
+            } else {
+                100.0 + (i % 5) as f64 - 2.0
+            };
+            m.learn(&window(i * 10_000, p99, 50.0), true);
+        }
+        let burst = m.score(&window(5001 * 10_000, 140.0, 50.0));
+        assert!(burst.score < 0.5, "a routine burst does not alert: {burst:?}");
+        let worse = m.score(&window(5002 * 10_000, 400.0, 50.0));
+        assert!(worse.score > 0.9, "{worse:?}");
+    }
+
+    #[test]
+    fn export_and_import_round_trip() {
+        let cfg = DetectorConfig::default();
+        let mut a = RobustBaseline::new(&cfg);
+        for i in 0..3000 {
+            a.learn(&window(i * 60_000, 100.0 + (i % 9) as f64, 50.0), true);
+        }
+        a.settle();
+        let (n, state) = a.export("svc");
+        let mut b = RobustBaseline::new(&cfg);
+        b.import("svc", n, state);
+        for x in [90.0, 110.0, 160.0, 400.0] {
+            let w = window(3001 * 60_000, x, 50.0);
+            assert_eq!(a.score(&w).score, b.score(&w).score);
+        }
     }
 }

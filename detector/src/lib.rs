@@ -213,6 +213,7 @@ impl Detector {
         }
         let Some(l) = self.learned.as_mut() else { return Ok(()) };
         l.settle();
+        self.baseline.settle();
         let l = &*l;
         self.sequence += 1;
         let dir = checkpoint::save(
