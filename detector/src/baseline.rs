@@ -94,9 +94,9 @@ impl Seasonal {
         let mut v = vec![self.hour as f64, self.bucket.len() as f64];
         v.extend(&self.bucket);
         for (slots, depth) in [(&self.daily, DAYS), (&self.weekly, WEEKS)] {
-            for k in 0..if slots.is_empty() { 0 } else { slots.len() } {
+            for slot in slots.iter() {
                 for j in 0..depth {
-                    v.push(slots[k].get(j).copied().unwrap_or(f64::NAN));
+                    v.push(slot.get(j).copied().unwrap_or(f64::NAN));
                 }
             }
         }
