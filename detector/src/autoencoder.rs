@@ -93,12 +93,13 @@ impl Autoencoder {
         (r - &x)?.sqr()?.flatten_all()?.to_vec1::<f32>()
     }
 
-    /// Mean squared error of each row.
+    /// Mean squared error of each row (reduced inside Candle).
     pub fn row_errors(&self, data: &[f32]) -> Result<Vec<f32>> {
-        let e = self.errors(data)?;
-        Ok(e.chunks_exact(self.dim)
-            .map(|r| r.iter().sum::<f32>() / self.dim as f32)
-            .collect())
+        if data.is_empty() {
+            return Ok(Vec::new());
+        }
+        let x = self.batch(data)?;
+        (self.forward(&x)? - &x)?.sqr()?.mean(1)?.to_vec1::<f32>()
     }
 
     /// `epochs` passes of mini-batch AdamW over rows of length `dim`; the last epoch's mean loss.

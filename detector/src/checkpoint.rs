@@ -107,15 +107,16 @@ pub fn save(
         ae.save(&tmp.join("autoencoder.safetensors"))?;
     }
     if let Some(f) = &learned.forest {
+        let (feature, value, left, right) = f.arrays();
         let t: HashMap<String, Tensor> = HashMap::from([
             ("roots".to_owned(), u32s(&f.roots)?),
-            ("feature".to_owned(), u32s(&f.feature)?),
+            ("feature".to_owned(), u32s(&feature)?),
             (
                 "value".to_owned(),
-                Tensor::from_slice(&f.value, f.value.len(), &Device::Cpu)?,
+                Tensor::from_slice(&value, value.len(), &Device::Cpu)?,
             ),
-            ("left".to_owned(), u32s(&f.left)?),
-            ("right".to_owned(), u32s(&f.right)?),
+            ("left".to_owned(), u32s(&left)?),
+            ("right".to_owned(), u32s(&right)?),
         ]);
         candle_core::safetensors::save(&t, tmp.join("forest.safetensors"))?;
     }
@@ -255,15 +256,17 @@ pub fn restore(
                 .cloned()
                 .ok_or_else(|| CheckpointError::Mismatch(format!("forest.safetensors has no {k}")))
         };
-        learned.forest = Some(IsolationForest {
-            dim: DIM,
-            sample,
-            roots: get("roots")?.to_vec1::<u32>()?,
-            feature: get("feature")?.to_vec1::<u32>()?,
-            value: get("value")?.to_vec1::<f32>()?,
-            left: get("left")?.to_vec1::<u32>()?,
-            right: get("right")?.to_vec1::<u32>()?,
-        });
+        let arrays = (
+            get("feature")?.to_vec1::<u32>()?,
+            get("value")?.to_vec1::<f32>()?,
+            get("left")?.to_vec1::<u32>()?,
+            get("right")?.to_vec1::<u32>()?,
+        );
+        learned.forest = Some(
+            IsolationForest::from_arrays(DIM, sample, get("roots")?.to_vec1::<u32>()?, arrays).ok_or_else(|| {
+                CheckpointError::Mismatch(format!("{}: forest.safetensors is not a valid forest", ck.display()))
+            })?,
+        );
     }
     let spath = ck.join("state.safetensors");
     let state = if spath.exists() {
