@@ -38,8 +38,9 @@ pub struct Autoencoder {
 }
 
 impl Autoencoder {
-    /// A fresh network with Candle's default initialization.
-    pub fn new(dim: usize, hidden: usize, code: usize, lr: f64) -> Result<Self> {
+    /// A fresh network, its weights drawn uniformly in ±1/√fan-in from `seed` (Candle cannot
+    /// seed its CPU generator, and a detector should be reproducible).
+    pub fn new(dim: usize, hidden: usize, code: usize, lr: f64, seed: u64) -> Result<Self> {
         pin_one_thread();
         let device = Device::Cpu;
         let varmap = VarMap::new();
@@ -50,6 +51,28 @@ impl Autoencoder {
             linear(code, hidden, vb.pp("dec1"))?,
             linear(hidden, dim, vb.pp("dec2"))?,
         ];
+        {
+            let vars = varmap
+                .data()
+                .lock()
+                .map_err(|_| candle_core::Error::Msg("poisoned".into()))?;
+            let mut names: Vec<&String> = vars.keys().collect();
+            names.sort();
+            let mut rng = crate::iforest::Rng::new(seed);
+            for name in names {
+                let var = &vars[name];
+                let dims = var.dims().to_vec();
+                let fan_in = *dims.last().unwrap_or(&1) as f64;
+                let bound = if name.ends_with("weight") {
+                    1.0 / fan_in.sqrt()
+                } else {
+                    0.1 / fan_in.sqrt()
+                };
+                let n: usize = dims.iter().product();
+                let values: Vec<f32> = (0..n).map(|_| ((rng.unit() * 2.0 - 1.0) * bound) as f32).collect();
+                var.set(&Tensor::from_vec(values, dims, &device)?)?;
+            }
+        }
         let opt = AdamW::new(
             varmap.all_vars(),
             ParamsAdamW {
@@ -137,7 +160,7 @@ impl Autoencoder {
 
     /// Copy of this network's weights into a new one (a candidate trained beside the current).
     pub fn try_clone(&self, lr: f64) -> Result<Self> {
-        let mut n = Self::new(self.dim, self.hidden, self.code, lr)?;
+        let mut n = Self::new(self.dim, self.hidden, self.code, lr, 0)?;
         let src = self
             .varmap
             .data()
@@ -181,7 +204,7 @@ mod tests {
     #[test]
     fn learns_normal_structure_and_flags_a_broken_row() -> Result<()> {
         let dim = 12;
-        let mut ae = Autoencoder::new(dim, 16, 4, 1e-2)?;
+        let mut ae = Autoencoder::new(dim, 16, 4, 1e-2, 1)?;
         let data = normal_rows(2000, dim, 1);
         let before = ae.train(&data, 1, 64)?;
         let after = ae.train(&data, 30, 64)?;
@@ -204,10 +227,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("homeostat-ae-{}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
         let path = dir.join("ae.safetensors");
-        let mut a = Autoencoder::new(6, 8, 3, 1e-2)?;
+        let mut a = Autoencoder::new(6, 8, 3, 1e-2, 1)?;
         a.train(&normal_rows(200, 6, 3), 3, 32)?;
         a.save(&path)?;
-        let mut b = Autoencoder::new(6, 8, 3, 1e-2)?;
+        let mut b = Autoencoder::new(6, 8, 3, 1e-2, 2)?;
         let x = normal_rows(5, 6, 4);
         assert_ne!(a.errors(&x)?, b.errors(&x)?);
         b.load(&path)?;

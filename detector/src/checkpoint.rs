@@ -245,7 +245,7 @@ pub fn restore(
         return Ok(None);
     };
     if let Some([hidden, code]) = m.autoencoder {
-        let mut ae = Autoencoder::new(DIM, hidden, code, learned.cfg.learning_rate)?;
+        let mut ae = Autoencoder::new(DIM, hidden, code, learned.cfg.learning_rate, 0)?;
         ae.load(&ck.join("autoencoder.safetensors"))?;
         learned.ae = Some(ae);
     }

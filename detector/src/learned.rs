@@ -433,7 +433,7 @@ impl Learned {
         let seed = self.version * 7919 + n as u64;
         let candidate_ae = match &self.ae {
             Some(cur) => cur.try_clone(self.cfg.learning_rate),
-            None => Autoencoder::new(DIM, self.cfg.hidden, self.cfg.code, self.cfg.learning_rate),
+            None => Autoencoder::new(DIM, self.cfg.hidden, self.cfg.code, self.cfg.learning_rate, seed),
         };
         let Ok(mut cand) = candidate_ae else {
             return false;
@@ -534,47 +534,18 @@ impl Learned {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
-    /// A window of a service whose traffic, latency and CPU move together, at its own scale.
-    pub fn window(svc: &str, scale: f64, t: i64, noise: f64, fault: f64) -> FeatureWindow {
-        let rate = 50.0 * scale * (1.0 + 0.1 * noise);
-        let p50 = 20.0 * scale * (1.0 + 0.05 * noise) + fault * 40.0 * scale;
-        let features = BTreeMap::from([
-            ("request_rate_rps".to_owned(), rate),
-            ("latency_p50_ms".to_owned(), p50),
-            ("latency_p99_ms".to_owned(), p50 * 3.0),
-            ("latency_mean_ms".to_owned(), p50 * 1.2),
-            ("cpu_mean_ratio".to_owned(), 0.3 + 0.02 * noise),
-            ("memory_max_ratio".to_owned(), 0.5 + 0.01 * noise + fault * 0.3),
-            ("error_rate".to_owned(), 0.001 + fault * 0.05),
-        ]);
-        FeatureWindow {
-            schema_version: 1,
-            id: format!("{svc}-{t}"),
-            event_time: t * 10_000,
-            service_id: svc.to_owned(),
-            window_start: t * 10_000 - 60_000,
-            event_count: 100,
-            late_events: 0,
-            features,
-        }
-    }
-
-    fn noise(i: i64, k: u64) -> f64 {
-        let mut r = crate::iforest::Rng::new(i as u64 * 31 + k);
-        r.unit() * 2.0 - 1.0
-    }
+    use crate::fixtures::window;
 
     #[test]
     fn normalizer_measures_in_robust_units_and_ignores_missing() {
         let mut n = Normalizer::default();
         for i in 0..100 {
-            n.learn(Normalizer::raw(&window("a", 1.0, i, noise(i, 1), 0.0)), 360);
+            n.learn(Normalizer::raw(&window("a", 1.0, i, 1, 0.0)), 360);
         }
-        let z = n.normalize(&Normalizer::raw(&window("a", 1.0, 200, 0.0, 0.0)));
+        let z = n.normalize(&Normalizer::raw(&window("a", 1.0, 200, 1, 0.0)));
         assert!(z.iter().all(|x| x.abs() < 1.0), "{z:?}");
-        let f = n.normalize(&Normalizer::raw(&window("a", 1.0, 201, 0.0, 1.0)));
+        let f = n.normalize(&Normalizer::raw(&window("a", 1.0, 201, 1, 1.0)));
         let k = FeatureId::ALL
             .iter()
             .position(|f| f.name() == "latency_p50_ms")
@@ -597,23 +568,23 @@ mod tests {
         // Three services at different scales, 400 windows each.
         for i in 0..400 {
             for (k, (svc, scale)) in [("a", 1.0), ("b", 3.0), ("c", 0.5)].iter().enumerate() {
-                m.learn(&window(svc, *scale, i, noise(i, k as u64), 0.0), true);
+                m.learn(&window(svc, *scale, i, k as u64, 0.0), true);
             }
         }
         assert!(m.version >= 1, "models trained");
         // A new service at a scale never seen: 30 windows (five minutes) for its medians.
         for i in 0..30 {
-            m.learn(&window("new", 10.0, i, noise(i, 9), 0.0), true);
+            m.learn(&window("new", 10.0, i, 9, 0.0), true);
         }
         let mut normal_max: f64 = 0.0;
         for i in 30..90 {
-            let w = window("new", 10.0, i, noise(i, 9), 0.0);
+            let w = window("new", 10.0, i, 9, 0.0);
             let s = m.score(&[&w], 3).remove(0);
             assert!(!s.warming_up);
             normal_max = normal_max.max(s.score);
             m.learn(&w, true);
         }
-        let bad = window("new", 10.0, 90, noise(90, 9), 1.0);
+        let bad = window("new", 10.0, 90, 9, 1.0);
         let s = m.score(&[&bad], 3).remove(0);
         assert!(
             normal_max < 0.5,

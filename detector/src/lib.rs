@@ -16,6 +16,8 @@
 pub mod autoencoder;
 pub mod baseline;
 pub mod checkpoint;
+#[doc(hidden)]
+pub mod fixtures;
 pub mod iforest;
 pub mod learned;
 pub mod spot;

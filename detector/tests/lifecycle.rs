@@ -1,47 +1,11 @@
 //! The detector's model lifecycle: checkpoints restored on restart, candidates promoted only when
 //! they replay better, explanations carried by alerts, and clear errors for a broken checkpoint.
 
-use std::collections::BTreeMap;
-
+use homeostat_detector::fixtures::window;
 use homeostat_detector::learned::{DIM, Learned, LearnedConfig};
 use homeostat_detector::{Detector, DetectorConfig, DetectorOut};
 use homeostat_schemas::{AlertState, FeatureWindow};
 use runtime::{Emitter, StageContext};
-
-fn noise(i: i64, k: u64) -> f64 {
-    let mut r = homeostat_detector::iforest::Rng::new(i as u64 * 131 + k);
-    r.unit() * 2.0 - 1.0
-}
-
-/// A window of a service whose traffic, latency, CPU and memory move together, at its own scale;
-/// `fault` raises latency, memory and errors.
-fn window(svc: &str, scale: f64, t: i64, k: u64, fault: f64) -> FeatureWindow {
-    let n = noise(t, k);
-    let rate = 50.0 * scale * (1.0 + 0.1 * n);
-    let p50 = 20.0 * scale * (1.0 + 0.05 * noise(t, k + 100)) + fault * 60.0 * scale;
-    let features = BTreeMap::from([
-        ("request_rate_rps".to_owned(), rate),
-        ("latency_p50_ms".to_owned(), p50),
-        ("latency_p99_ms".to_owned(), p50 * 3.0),
-        ("latency_mean_ms".to_owned(), p50 * 1.2),
-        ("cpu_mean_ratio".to_owned(), 0.3 + 0.02 * n),
-        (
-            "memory_max_ratio".to_owned(),
-            0.5 + 0.01 * noise(t, k + 200) + fault * 0.3,
-        ),
-        ("error_rate".to_owned(), 0.001 + fault * 0.05),
-    ]);
-    FeatureWindow {
-        schema_version: 1,
-        id: format!("{svc}-{t}"),
-        event_time: 1_700_000_000_000 + t * 10_000,
-        service_id: svc.to_owned(),
-        window_start: 1_700_000_000_000 + t * 10_000 - 60_000,
-        event_count: 100,
-        late_events: 0,
-        features,
-    }
-}
 
 fn cfg(dir: &std::path::Path) -> DetectorConfig {
     DetectorConfig {
