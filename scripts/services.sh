@@ -110,6 +110,30 @@ CONF
   wait_for influxdb 60 influx_ping
 }
 
+vm_ping() { curl -sf -o /dev/null "http://127.0.0.1:8428/health"; }
+
+vm_bin() {
+  for b in victoria-metrics /usr/bin/victoria-metrics /usr/sbin/victoria-metrics; do
+    if command -v "$b" >/dev/null 2>&1; then command -v "$b"; return; fi
+  done
+  return 1
+}
+
+up_victoria() {
+  if vm_ping; then log "VictoriaMetrics already answers on :8428"; return; fi
+  local bin
+  if ! bin=$(vm_bin); then
+    log "installing VictoriaMetrics (Debian package victoria-metrics)"
+    apt_install victoria-metrics
+    bin=$(vm_bin)
+  fi
+  mkdir -p "$STATE/victoria"
+  "$bin" -httpListenAddr 127.0.0.1:8428 -storageDataPath "$STATE/victoria" -retentionPeriod 1 \
+    >"$STATE/victoria.log" 2>&1 &
+  echo $! >"$STATE/victoria.pid"
+  wait_for victoria 60 vm_ping
+}
+
 stop_pid() {
   local f="$STATE/$1.pid"
   [ -f "$f" ] || return 0
@@ -126,12 +150,14 @@ case "${1:-}" in
   up)
     up_postgres
     up_influx
+    up_victoria
     up_tansu
     ;;
   down)
     stop_pid tansu
     stop_pid influxdb
-    rm -rf "$STATE/influxdb"
+    stop_pid victoria
+    rm -rf "$STATE/influxdb" "$STATE/victoria"
     if [ -f "$STATE/postgres.started" ]; then
       v=$(ls /etc/postgresql | sort -V | tail -n1)
       as_root pg_ctlcluster --skip-systemctl-redirect "$v" main stop || true
@@ -142,6 +168,7 @@ case "${1:-}" in
     port_open 9092 && echo "kafka-api (tansu) :9092 up" || echo "kafka-api (tansu) :9092 down"
     pg_ready && echo "postgresql :5432 up" || echo "postgresql :5432 down"
     influx_ping && echo "influxdb :8086 up" || echo "influxdb :8086 down"
+    vm_ping && echo "victoria-metrics :8428 up" || echo "victoria-metrics :8428 down"
     ;;
   *)
     sed -n '2,10p' "$0"; exit 2 ;;
