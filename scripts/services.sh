@@ -134,6 +134,13 @@ up_victoria() {
   wait_for victoria 60 vm_ping
 }
 
+# HAProxy is only installed here: tests start their own instances with their own configuration.
+ensure_haproxy() {
+  if [ -x /usr/sbin/haproxy ] || command -v haproxy >/dev/null 2>&1; then return; fi
+  log "installing HAProxy (Debian package haproxy)"
+  apt_install haproxy
+}
+
 stop_pid() {
   local f="$STATE/$1.pid"
   [ -f "$f" ] || return 0
@@ -151,6 +158,7 @@ case "${1:-}" in
     up_postgres
     up_influx
     up_victoria
+    ensure_haproxy
     up_tansu
     ;;
   down)
