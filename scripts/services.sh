@@ -134,11 +134,19 @@ up_victoria() {
   wait_for victoria 60 vm_ping
 }
 
-# HAProxy is only installed here: tests start their own instances with their own configuration.
+# HAProxy and Alertmanager are only installed here: tests start their own instances with their
+# own configuration.
 ensure_haproxy() {
   if [ -x /usr/sbin/haproxy ] || command -v haproxy >/dev/null 2>&1; then return; fi
   log "installing HAProxy (Debian package haproxy)"
   apt_install haproxy
+}
+
+ensure_alertmanager() {
+  if [ -x /usr/bin/prometheus-alertmanager ] || command -v alertmanager >/dev/null 2>&1; then return; fi
+  log "installing Alertmanager (Debian package prometheus-alertmanager)"
+  apt_install prometheus-alertmanager
+  # The package may start its own instance on :9093; tests use their own.
 }
 
 stop_pid() {
@@ -159,6 +167,7 @@ case "${1:-}" in
     up_influx
     up_victoria
     ensure_haproxy
+    ensure_alertmanager
     up_tansu
     ;;
   down)

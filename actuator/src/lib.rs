@@ -3,6 +3,7 @@
 //! and publishes the command on `actions.v1` (dry-run by default, recording what it would do), and
 //! records what executors report on `actions.results.v1`.
 
+pub mod alertmanager;
 pub mod haproxy;
 pub mod influx;
 pub mod policy;

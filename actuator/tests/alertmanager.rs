@@ -1,0 +1,121 @@
+//! Escalation reaches a real Alertmanager (Debian package `prometheus-alertmanager`, installed by
+//! `scripts/services.sh up`): the alert carries service, kind, severity, incident id, summary and
+//! the explanation; resolving ends it; an unreachable Alertmanager is a clear error.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use homeostat_actuator::alertmanager::{Alertmanager, AlertmanagerError, Escalation};
+use homeostat_schemas::Contribution;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn alerts(base: &str, active: bool) -> serde_json::Value {
+    let text = reqwest::Client::new()
+        .get(format!("{base}/api/v2/alerts"))
+        .query(&[
+            ("active", active.to_string()),
+            ("filter", "alertname=\"HomeostatEscalation\"".to_owned()),
+        ])
+        .send()
+        .await
+        .expect("GET alerts")
+        .text()
+        .await
+        .expect("body");
+    serde_json::from_str(&text).expect("json")
+}
+
+#[tokio::test]
+async fn an_escalation_reaches_alertmanager_with_its_explanation() {
+    let bin = ["/usr/bin/prometheus-alertmanager", "/usr/bin/alertmanager"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("Alertmanager is installed (scripts/services.sh up installs Debian's package)");
+    let dir = std::env::temp_dir().join(format!("homeostat-am-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("alertmanager.yml"),
+        "route:\n  receiver: people\nreceivers:\n  - name: people\n",
+    )
+    .expect("config");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let _am = Proc(
+        Command::new(bin)
+            .arg(format!("--config.file={}", dir.join("alertmanager.yml").display()))
+            .arg(format!("--storage.path={}", dir.join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start alertmanager"),
+    );
+    let am = Alertmanager::new(&base, Duration::from_secs(2));
+    let explanation = [Contribution {
+        feature: "error_rate".into(),
+        value: 0.31,
+        baseline: 0.002,
+        deviation: 61.6,
+    }];
+    let e = Escalation {
+        incident_id: "inc-42",
+        service_id: "checkout",
+        kind: "error_burst",
+        severity: "critical",
+        summary: "checkout: error_rate 0.31 against a baseline of 0.002",
+        explanation: &explanation,
+        reason: "two remedies failed verification",
+    };
+    let mut posted = false;
+    for _ in 0..50 {
+        if am.escalate(&e).await.is_ok() {
+            posted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(posted, "Alertmanager took the alert");
+    let active = alerts(&base, true).await;
+    let a = &active[0];
+    assert_eq!(a["labels"]["service"], "checkout");
+    assert_eq!(a["labels"]["severity"], "critical");
+    assert_eq!(a["labels"]["kind"], "error_burst");
+    assert_eq!(a["labels"]["incident"], "inc-42");
+    assert_eq!(a["annotations"]["reason"], "two remedies failed verification");
+    let ex = a["annotations"]["explanation"].as_str().expect("explanation");
+    assert!(
+        ex.contains("error_rate 0.3100 (baseline 0.0020, +61.6 deviations)"),
+        "{ex}"
+    );
+
+    am.resolve(&e).await.expect("resolve");
+    let mut ended = false;
+    for _ in 0..50 {
+        if alerts(&base, true).await.as_array().is_some_and(|a| a.is_empty()) {
+            ended = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ended, "the alert ended on resolve");
+
+    let down = Alertmanager::new(&format!("http://127.0.0.1:{}", free_port()), Duration::from_secs(1));
+    assert!(matches!(down.escalate(&e).await, Err(AlertmanagerError::Http(..))));
+    let _ = std::fs::remove_dir_all(&dir);
+}
