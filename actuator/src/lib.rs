@@ -4,6 +4,7 @@
 //! records what executors report on `actions.results.v1`.
 
 pub mod alertmanager;
+pub mod bandit;
 pub mod haproxy;
 pub mod influx;
 pub mod policy;

@@ -6,7 +6,10 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Row};
 
 /// Embedded migrations, applied in order.
-pub const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_incidents.sql"))];
+pub const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_incidents.sql")),
+    (2, include_str!("../migrations/0002_strategy_outcomes.sql")),
+];
 
 /// A store error. Handling: retry with backoff (the runner does, on `StageError::Transient`).
 #[derive(Debug, thiserror::Error)]
