@@ -46,6 +46,8 @@ pub struct UnivariateConfig {
     pub holdoff_rows: usize,
     /// A held alarm ends once the score stays below this fraction of the level (see [`holdoff`]).
     pub resolve: f64,
+    /// During a held alarm, a surprise this many times the alarm's raises a new one (0: never).
+    pub escalate: f64,
     /// Which signals take part, as a bit mask over [`SIGNALS`].
     pub signals: u8,
     /// Values in the forest's embedding (the last `embed` values, scaled by the baseline).
@@ -78,6 +80,7 @@ impl Default for UnivariateConfig {
             surprise_scale: 4.0,
             holdoff_rows: 200,
             resolve: 0.9,
+            escalate: 3.0,
             // The forest signal is off: on the development corpus it lowered the standard score.
             signals: 0b01_1111,
             regime_rows: 20,
@@ -417,14 +420,24 @@ impl Univariate {
 /// Alert hysteresis over a score stream: after a score at or above `level` (an alarm), the next
 /// `rows` scores are held just below it, and the hold lasts until the score has stayed below
 /// `resolve × level` for `rows / 4` rows in a row, so one long incident raises one alarm
-/// (`resolve` ≥ 1 ends the hold after `rows` whatever the score).
-pub fn holdoff(scores: &[f64], level: f64, rows: usize, resolve: f64) -> Vec<f64> {
+/// (`resolve` ≥ 1 ends the hold after `rows` whatever the score). During a hold, a surprise at
+/// least `escalate` times the one that raised the alarm is a new incident and alarms again
+/// (0 turns this off).
+pub fn holdoff(scores: &[f64], level: f64, rows: usize, resolve: f64, escalate: f64) -> Vec<f64> {
+    // Scores are 1 − e^(−surprise/scale): compare surprises through −ln(1 − score).
+    let surprise = |x: f64| -(1.0 - x).max(1e-300).ln();
     let mut out = Vec::with_capacity(scores.len());
     let (mut hold, mut calm) = (0usize, 0usize);
     let mut firing = false;
+    let mut trigger = 0.0;
     let quiet = (rows / 4).max(1);
     for &s in scores {
         if firing {
+            if escalate > 0.0 && s >= level && surprise(s) >= escalate * trigger {
+                (hold, calm, trigger) = (rows, 0, surprise(s));
+                out.push(s);
+                continue;
+            }
             hold = hold.saturating_sub(1);
             calm = if s < resolve * level { calm + 1 } else { 0 };
             if hold == 0 && (resolve >= 1.0 || calm >= quiet) {
@@ -434,9 +447,7 @@ pub fn holdoff(scores: &[f64], level: f64, rows: usize, resolve: f64) -> Vec<f64
             continue;
         }
         if s >= level {
-            firing = true;
-            hold = rows;
-            calm = 0;
+            (firing, hold, calm, trigger) = (true, rows, 0, surprise(s));
         }
         out.push(s);
     }
@@ -501,7 +512,7 @@ mod tests {
     #[test]
     fn holdoff_keeps_one_alarm_per_incident() {
         let s = [0.1, 0.9, 0.95, 0.9, 0.2, 0.1, 0.9];
-        let h = holdoff(&s, 0.8, 3, 1.0);
+        let h = holdoff(&s, 0.8, 3, 1.0, 0.0);
         let alarms: Vec<usize> = h
             .iter()
             .enumerate()
@@ -509,6 +520,24 @@ mod tests {
             .map(|(i, _)| i)
             .collect();
         assert_eq!(alarms, vec![1, 6]);
+    }
+
+    #[test]
+    fn a_much_stronger_surprise_during_a_hold_alarms_again() {
+        // Surprises 1, 4 (hold), 13 (≥ 3 × 4: a new incident), 14 (not ≥ 3 × 13: held).
+        let score = |s: f64| 1.0 - (-s).exp();
+        let raw = [0.1, score(4.0), score(5.0), score(13.0), score(14.0), 0.1];
+        let level = score(3.0);
+        let h = holdoff(&raw, level, 10, 1.0, 3.0);
+        let alarms: Vec<usize> = h
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| **x >= level)
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(alarms, vec![1, 3]);
+        let off = holdoff(&raw, level, 10, 1.0, 0.0);
+        assert_eq!(off.iter().filter(|x| **x >= level).count(), 1);
     }
 
     #[test]

@@ -167,7 +167,7 @@ pub fn run_all(corpus: &Corpus, cfg: &UnivariateConfig, progress: bool) -> anyho
 
 /// The scores as the detector emits them at alert level `level`: with its alert hysteresis.
 pub fn held(raw: &[f64], level: f64, cfg: &UnivariateConfig) -> Vec<f64> {
-    holdoff(raw, level, cfg.holdoff_rows, cfg.resolve)
+    holdoff(raw, level, cfg.holdoff_rows, cfg.resolve, cfg.escalate)
 }
 
 /// Raw NAB score of all series at `level` for profile `p`.
