@@ -24,7 +24,7 @@ impl Tail {
     /// exponentially, so the probability is continuous and grows toward 1 as `x` falls.
     pub fn prob(&self, x: f64) -> f64 {
         if !x.is_finite() {
-            return if x > 0.0 { 1e-30 } else { 1.0 };
+            return if x > 0.0 { 1e-300 } else { 1.0 };
         }
         let y = x - self.u;
         let sigma = self.sigma.max(1e-12);
@@ -37,7 +37,7 @@ impl Tail {
             let base = 1.0 + self.gamma * y / sigma;
             if base <= 0.0 { 0.0 } else { base.powf(-1.0 / self.gamma) }
         };
-        (self.rate * p).max(1e-30)
+        (self.rate * p).max(1e-300)
     }
 }
 
