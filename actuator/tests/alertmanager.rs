@@ -2,27 +2,14 @@
 //! `scripts/services.sh up`): the alert carries service, kind, severity, incident id, summary and
 //! the explanation; resolving ends it; an unreachable Alertmanager is a clear error.
 
-use std::process::{Child, Command, Stdio};
+mod common;
+use common::free_port;
+
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use homeostat_actuator::alertmanager::{Alertmanager, AlertmanagerError, Escalation};
 use homeostat_schemas::Contribution;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 async fn alerts(base: &str, active: bool) -> serde_json::Value {
     let text = reqwest::Client::new()
@@ -55,7 +42,7 @@ async fn an_escalation_reaches_alertmanager_with_its_explanation() {
     .expect("config");
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let _am = Proc(
+    let _am = common::Child(
         Command::new(bin)
             .arg(format!("--config.file={}", dir.join("alertmanager.yml").display()))
             .arg(format!("--storage.path={}", dir.join("data").display()))

@@ -3,18 +3,14 @@
 //! no new request reaches it, take one to maintenance, change a weight, restore them, and get a
 //! clear error for a server that does not exist.
 
-use std::process::{Child, Command, Stdio};
+mod common;
+use common::free_port;
+
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use homeostat_actuator::haproxy::{HaproxyError, Runtime, ServerState, Socket};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 /// A backend answering every request with its own name.
 async fn backend(name: &'static str) -> u16 {
@@ -34,15 +30,6 @@ async fn backend(name: &'static str) -> u16 {
         }
     });
     port
-}
-
-struct Haproxy(Child);
-
-impl Drop for Haproxy {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 async fn get(port: u16) -> String {
@@ -76,7 +63,7 @@ async fn drain_maint_weight_and_ready_through_the_runtime_api() {
         ports[0], ports[1], ports[2]
     );
     std::fs::write(dir.join("haproxy.cfg"), cfg).expect("config");
-    let _h = Haproxy(
+    let _h = common::Child(
         Command::new(haproxy)
             .args(["-db", "-f"])
             .arg(dir.join("haproxy.cfg"))

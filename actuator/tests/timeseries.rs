@@ -2,6 +2,9 @@
 //! (`/write?db=`) into InfluxDB 1.x, the v2 API (`/api/v2/write?org=&bucket=`, token) into
 //! VictoriaMetrics, and an unreachable server keeping the points and backing off.
 
+mod common;
+use common::free_port;
+
 use homeostat_actuator::influx::{InfluxConfig, InfluxWriter, line};
 
 const INFLUX: &str = "http://127.0.0.1:8086";
@@ -152,10 +155,7 @@ async fn v2_api_points_reach_victoriametrics() {
 
 #[tokio::test]
 async fn an_unreachable_server_keeps_the_points_and_backs_off() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port");
+    let port = free_port();
     let metrics = runtime::Metrics::new("actuator");
     let mut w = InfluxWriter::new(cfg(&format!("http://127.0.0.1:{port}"), "v2", ""), &metrics);
     fill(&mut w, "homeostat_down");
