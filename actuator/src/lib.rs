@@ -8,6 +8,7 @@ pub mod bandit;
 pub mod haproxy;
 pub mod influx;
 pub mod policy;
+pub mod remedy;
 pub mod safety;
 pub mod store;
 

@@ -1,0 +1,605 @@
+//! The twelve recovery strategies as typed actions. For a service's current state ([`Context`]),
+//! [`propose`] checks a strategy's precondition and fills its parameters; [`Remedy::rollback`]
+//! computes, before anything runs, the action that undoes it; [`Remedy::verification`] says which
+//! indicator must improve, by how much and within how long, for the remedy to count as having
+//! worked. Executors carry remedies out; the closed loop judges them with [`Verification::judge`].
+
+use homeostat_schemas::Strategy;
+
+/// One instance behind the gateway.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Instance {
+    /// Server name in the gateway.
+    pub name: String,
+    /// Passing its health checks and not the worst one.
+    pub healthy: bool,
+    /// Current weight.
+    pub weight: u32,
+    /// A backup server (takes traffic only when routed to).
+    pub backup: bool,
+}
+
+/// The service's indicators at decision time.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Indicators {
+    /// Failed requests / requests.
+    pub error_rate: f64,
+    /// p99 latency, ms.
+    pub latency_p99_ms: f64,
+    /// Largest memory ratio.
+    pub memory_ratio: f64,
+    /// Requests per second.
+    pub request_rate: f64,
+    /// Largest CPU ratio.
+    pub cpu_ratio: f64,
+}
+
+/// What a strategy needs to know about the service.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Context {
+    /// Service.
+    pub service: String,
+    /// Its instances (primary and backup).
+    pub instances: Vec<Instance>,
+    /// Its indicators now.
+    pub now: Indicators,
+    /// Forecast requests per second at the horizon, if any.
+    pub forecast_rps: Option<f64>,
+    /// Requests per second one instance serves comfortably.
+    pub rps_per_instance: f64,
+    /// Configuration version before the latest change, if a change is recorded.
+    pub previous_config: Option<String>,
+    /// Current configuration version.
+    pub config: Option<String>,
+    /// The service has a cache.
+    pub cache: bool,
+    /// Health-check interval, s.
+    pub health_check_s: u32,
+    /// Most instances the service may run.
+    pub max_instances: usize,
+}
+
+impl Context {
+    fn primaries(&self) -> impl Iterator<Item = &Instance> {
+        self.instances.iter().filter(|i| !i.backup)
+    }
+    fn worst(&self) -> Option<&Instance> {
+        self.primaries().find(|i| !i.healthy)
+    }
+}
+
+/// A typed action.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Remedy {
+    /// Move traffic off an instance in steps, by lowering its weight.
+    GradualTrafficShift {
+        /// Instance.
+        instance: String,
+        /// Weight now.
+        from_weight: u32,
+        /// Weight after the shift.
+        to_weight: u32,
+    },
+    /// Take an instance out of rotation (drain) for a while.
+    CircuitBreakerActivation {
+        /// Instance.
+        instance: String,
+        /// Seconds before trying it again.
+        open_for_s: u64,
+    },
+    /// Set all weights.
+    LoadBalancerReconfiguration {
+        /// New weight per instance.
+        weights: Vec<(String, u32)>,
+    },
+    /// Restart one instance.
+    ServiceRestart {
+        /// Instance.
+        instance: String,
+    },
+    /// Change the number of instances.
+    InstanceScaling {
+        /// Now.
+        from: usize,
+        /// After.
+        to: usize,
+    },
+    /// Raise CPU and memory allocation.
+    ResourceAllocation {
+        /// Memory multiplier.
+        memory_factor: f64,
+        /// CPU multiplier.
+        cpu_factor: f64,
+    },
+    /// Route to backup servers (enable them, drain the primaries).
+    RoutingTableUpdate {
+        /// Backups enabled.
+        enable: Vec<String>,
+        /// Primaries drained.
+        drain: Vec<String>,
+    },
+    /// Invalidate the service's cache.
+    CacheInvalidation,
+    /// Roll the configuration back.
+    ConfigurationRollback {
+        /// From.
+        from: String,
+        /// To.
+        to: String,
+    },
+    /// Scale ahead of forecast demand.
+    PredictiveScaling {
+        /// Now.
+        from: usize,
+        /// After.
+        to: usize,
+    },
+    /// Health checks more often while suspect.
+    HealthCheckFrequencyAdjustment {
+        /// Interval now, s.
+        from_s: u32,
+        /// Interval after, s.
+        to_s: u32,
+    },
+    /// Page a person.
+    AlertEscalation {
+        /// Severity.
+        severity: String,
+    },
+    /// Undo of an action that changed the instances' administrative state: make them ready.
+    Restore {
+        /// Instances to make ready.
+        ready: Vec<String>,
+        /// Instances to drain again (backups enabled by a route change).
+        drain: Vec<String>,
+    },
+}
+
+/// Why a strategy does not apply now.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{strategy} does not apply: {why}")]
+pub struct Precondition {
+    /// Strategy.
+    pub strategy: &'static str,
+    /// Why.
+    pub why: String,
+}
+
+fn no(strategy: Strategy, why: impl Into<String>) -> Precondition {
+    Precondition {
+        strategy: strategy.as_str(),
+        why: why.into(),
+    }
+}
+
+/// The indicator a verification watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Indicator {
+    /// Error rate.
+    ErrorRate,
+    /// p99 latency.
+    LatencyP99,
+    /// Memory ratio.
+    Memory,
+    /// CPU ratio.
+    Cpu,
+    /// Nothing to measure (escalation, health-check frequency): judged by the incident resolving.
+    None,
+}
+
+impl Indicator {
+    /// This indicator's value.
+    pub fn of(self, i: &Indicators) -> f64 {
+        match self {
+            Indicator::ErrorRate => i.error_rate,
+            Indicator::LatencyP99 => i.latency_p99_ms,
+            Indicator::Memory => i.memory_ratio,
+            Indicator::Cpu => i.cpu_ratio,
+            Indicator::None => 0.0,
+        }
+    }
+}
+
+/// When a remedy counts as having worked.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Verification {
+    /// What must improve.
+    pub indicator: Indicator,
+    /// By at least this fraction of its value at the decision (0.3 = 30 % lower).
+    pub better_by: f64,
+    /// Within this long, s.
+    pub within_s: u64,
+}
+
+impl Verification {
+    /// Did it work? `before` at the decision, `after` at the end of the window. With no
+    /// indicator, it worked when the incident resolved.
+    pub fn judge(&self, before: &Indicators, after: &Indicators, resolved: bool) -> bool {
+        if self.indicator == Indicator::None {
+            return resolved;
+        }
+        let (b, a) = (self.indicator.of(before), self.indicator.of(after));
+        a <= b * (1.0 - self.better_by) || resolved
+    }
+}
+
+/// Check `strategy`'s precondition on `ctx` and fill its parameters.
+pub fn propose(strategy: Strategy, ctx: &Context) -> Result<Remedy, Precondition> {
+    let primaries: Vec<&Instance> = ctx.primaries().collect();
+    let healthy = primaries.iter().filter(|i| i.healthy).count();
+    let worst = || {
+        ctx.worst()
+            .ok_or_else(|| no(strategy, "no instance stands out as faulty"))
+    };
+    let spare = || {
+        if healthy == 0 {
+            Err(no(strategy, "no healthy instance would be left to take the traffic"))
+        } else {
+            Ok(())
+        }
+    };
+    Ok(match strategy {
+        Strategy::GradualTrafficShift => {
+            let w = worst()?;
+            spare()?;
+            if w.weight == 0 {
+                return Err(no(strategy, format!("{} already takes no traffic", w.name)));
+            }
+            Remedy::GradualTrafficShift {
+                instance: w.name.clone(),
+                from_weight: w.weight,
+                to_weight: w.weight / 2,
+            }
+        }
+        Strategy::CircuitBreakerActivation => {
+            let w = worst()?;
+            spare()?;
+            Remedy::CircuitBreakerActivation {
+                instance: w.name.clone(),
+                open_for_s: 60,
+            }
+        }
+        Strategy::LoadBalancerReconfiguration => {
+            spare()?;
+            let weights = primaries
+                .iter()
+                .map(|i| (i.name.clone(), if i.healthy { i.weight.max(1) * 2 } else { 1 }))
+                .collect();
+            Remedy::LoadBalancerReconfiguration { weights }
+        }
+        Strategy::ServiceRestart => {
+            let w = worst()?;
+            spare()?;
+            Remedy::ServiceRestart {
+                instance: w.name.clone(),
+            }
+        }
+        Strategy::InstanceScaling => {
+            let n = primaries.len();
+            if n >= ctx.max_instances {
+                return Err(no(
+                    strategy,
+                    format!("already at the maximum of {} instances", ctx.max_instances),
+                ));
+            }
+            Remedy::InstanceScaling { from: n, to: n + 1 }
+        }
+        Strategy::ResourceAllocation => {
+            if ctx.now.memory_ratio < 0.8 && ctx.now.cpu_ratio < 0.8 {
+                return Err(no(strategy, "neither memory nor CPU is near its limit"));
+            }
+            Remedy::ResourceAllocation {
+                memory_factor: if ctx.now.memory_ratio >= 0.8 { 1.5 } else { 1.0 },
+                cpu_factor: if ctx.now.cpu_ratio >= 0.8 { 1.5 } else { 1.0 },
+            }
+        }
+        Strategy::RoutingTableUpdate => {
+            let backups: Vec<String> = ctx
+                .instances
+                .iter()
+                .filter(|i| i.backup)
+                .map(|i| i.name.clone())
+                .collect();
+            if backups.is_empty() {
+                return Err(no(strategy, "the service has no backup endpoints"));
+            }
+            Remedy::RoutingTableUpdate {
+                enable: backups,
+                drain: primaries
+                    .iter()
+                    .filter(|i| !i.healthy)
+                    .map(|i| i.name.clone())
+                    .collect(),
+            }
+        }
+        Strategy::CacheInvalidation => {
+            if !ctx.cache {
+                return Err(no(strategy, "the service has no cache"));
+            }
+            Remedy::CacheInvalidation
+        }
+        Strategy::ConfigurationRollback => match (&ctx.config, &ctx.previous_config) {
+            (Some(c), Some(p)) => Remedy::ConfigurationRollback {
+                from: c.clone(),
+                to: p.clone(),
+            },
+            _ => return Err(no(strategy, "no earlier configuration is recorded")),
+        },
+        Strategy::PredictiveScaling => {
+            let n = primaries.len();
+            let Some(rps) = ctx.forecast_rps else {
+                return Err(no(strategy, "no traffic forecast"));
+            };
+            let need = ((rps / ctx.rps_per_instance.max(1e-9)).ceil() as usize).min(ctx.max_instances);
+            if need <= n {
+                return Err(no(strategy, format!("{n} instances cover the forecast {rps:.0} rps")));
+            }
+            Remedy::PredictiveScaling { from: n, to: need }
+        }
+        Strategy::HealthCheckFrequencyAdjustment => {
+            if ctx.health_check_s <= 2 {
+                return Err(no(strategy, "health checks are already every 2 s or faster"));
+            }
+            Remedy::HealthCheckFrequencyAdjustment {
+                from_s: ctx.health_check_s,
+                to_s: (ctx.health_check_s / 4).max(2),
+            }
+        }
+        Strategy::AlertEscalation => Remedy::AlertEscalation {
+            severity: "critical".into(),
+        },
+    })
+}
+
+impl Remedy {
+    /// The strategy this remedy belongs to (`None` for a restore).
+    pub fn strategy(&self) -> Option<Strategy> {
+        Some(match self {
+            Remedy::GradualTrafficShift { .. } => Strategy::GradualTrafficShift,
+            Remedy::CircuitBreakerActivation { .. } => Strategy::CircuitBreakerActivation,
+            Remedy::LoadBalancerReconfiguration { .. } => Strategy::LoadBalancerReconfiguration,
+            Remedy::ServiceRestart { .. } => Strategy::ServiceRestart,
+            Remedy::InstanceScaling { .. } => Strategy::InstanceScaling,
+            Remedy::ResourceAllocation { .. } => Strategy::ResourceAllocation,
+            Remedy::RoutingTableUpdate { .. } => Strategy::RoutingTableUpdate,
+            Remedy::CacheInvalidation => Strategy::CacheInvalidation,
+            Remedy::ConfigurationRollback { .. } => Strategy::ConfigurationRollback,
+            Remedy::PredictiveScaling { .. } => Strategy::PredictiveScaling,
+            Remedy::HealthCheckFrequencyAdjustment { .. } => Strategy::HealthCheckFrequencyAdjustment,
+            Remedy::AlertEscalation { .. } => Strategy::AlertEscalation,
+            Remedy::Restore { .. } => return None,
+        })
+    }
+
+    /// The action that undoes this one, computed from the state before it runs (`ctx`); `None`
+    /// when there is nothing to undo (a restart, a cache invalidation, a page).
+    pub fn rollback(&self, ctx: &Context) -> Option<Remedy> {
+        match self {
+            Remedy::GradualTrafficShift {
+                instance, from_weight, ..
+            } => Some(Remedy::LoadBalancerReconfiguration {
+                weights: vec![(instance.clone(), *from_weight)],
+            }),
+            Remedy::CircuitBreakerActivation { instance, .. } => Some(Remedy::Restore {
+                ready: vec![instance.clone()],
+                drain: Vec::new(),
+            }),
+            Remedy::LoadBalancerReconfiguration { .. } => Some(Remedy::LoadBalancerReconfiguration {
+                weights: ctx.primaries().map(|i| (i.name.clone(), i.weight)).collect(),
+            }),
+            Remedy::InstanceScaling { from, to } => Some(Remedy::InstanceScaling { from: *to, to: *from }),
+            Remedy::PredictiveScaling { from, to } => Some(Remedy::InstanceScaling { from: *to, to: *from }),
+            Remedy::ResourceAllocation {
+                memory_factor,
+                cpu_factor,
+            } => Some(Remedy::ResourceAllocation {
+                memory_factor: 1.0 / memory_factor,
+                cpu_factor: 1.0 / cpu_factor,
+            }),
+            Remedy::RoutingTableUpdate { enable, drain } => Some(Remedy::Restore {
+                ready: drain.clone(),
+                drain: enable.clone(),
+            }),
+            Remedy::ConfigurationRollback { from, to } => Some(Remedy::ConfigurationRollback {
+                from: to.clone(),
+                to: from.clone(),
+            }),
+            Remedy::HealthCheckFrequencyAdjustment { from_s, to_s } => Some(Remedy::HealthCheckFrequencyAdjustment {
+                from_s: *to_s,
+                to_s: *from_s,
+            }),
+            Remedy::ServiceRestart { .. }
+            | Remedy::CacheInvalidation
+            | Remedy::AlertEscalation { .. }
+            | Remedy::Restore { .. } => None,
+        }
+    }
+
+    /// When this remedy counts as having worked.
+    pub fn verification(&self, watch: Indicator) -> Verification {
+        let within_s = match self {
+            Remedy::ServiceRestart { .. } | Remedy::InstanceScaling { .. } | Remedy::PredictiveScaling { .. } => 300,
+            Remedy::AlertEscalation { .. } | Remedy::HealthCheckFrequencyAdjustment { .. } => 1800,
+            _ => 120,
+        };
+        let indicator = match self {
+            Remedy::AlertEscalation { .. } | Remedy::HealthCheckFrequencyAdjustment { .. } => Indicator::None,
+            _ => watch,
+        };
+        Verification {
+            indicator,
+            better_by: 0.3,
+            within_s,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inst(name: &str, healthy: bool, weight: u32, backup: bool) -> Instance {
+        Instance {
+            name: name.into(),
+            healthy,
+            weight,
+            backup,
+        }
+    }
+
+    fn ctx() -> Context {
+        Context {
+            service: "checkout".into(),
+            instances: vec![
+                inst("b1", true, 1, false),
+                inst("b2", false, 1, false),
+                inst("b3", true, 1, false),
+                inst("spare", true, 1, true),
+            ],
+            now: Indicators {
+                error_rate: 0.2,
+                latency_p99_ms: 900.0,
+                memory_ratio: 0.85,
+                request_rate: 300.0,
+                cpu_ratio: 0.5,
+            },
+            forecast_rps: Some(500.0),
+            rps_per_instance: 100.0,
+            previous_config: Some("v41".into()),
+            config: Some("v42".into()),
+            cache: true,
+            health_check_s: 10,
+            max_instances: 8,
+        }
+    }
+
+    #[test]
+    fn every_strategy_applies_to_a_faulty_service_and_has_an_undo_or_none_by_design() {
+        let c = ctx();
+        for s in [
+            Strategy::GradualTrafficShift,
+            Strategy::CircuitBreakerActivation,
+            Strategy::LoadBalancerReconfiguration,
+            Strategy::ServiceRestart,
+            Strategy::InstanceScaling,
+            Strategy::ResourceAllocation,
+            Strategy::RoutingTableUpdate,
+            Strategy::CacheInvalidation,
+            Strategy::ConfigurationRollback,
+            Strategy::PredictiveScaling,
+            Strategy::HealthCheckFrequencyAdjustment,
+            Strategy::AlertEscalation,
+        ] {
+            let r = propose(s, &c).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(r.strategy(), Some(s));
+            let undo = r.rollback(&c);
+            let nothing_to_undo = matches!(
+                r,
+                Remedy::ServiceRestart { .. } | Remedy::CacheInvalidation | Remedy::AlertEscalation { .. }
+            );
+            assert_eq!(undo.is_none(), nothing_to_undo, "{s:?}: {undo:?}");
+        }
+    }
+
+    #[test]
+    fn actions_on_an_instance_target_the_faulty_one_and_undo_exactly() {
+        let c = ctx();
+        assert_eq!(
+            propose(Strategy::CircuitBreakerActivation, &c),
+            Ok(Remedy::CircuitBreakerActivation {
+                instance: "b2".into(),
+                open_for_s: 60
+            })
+        );
+        let shift = propose(Strategy::GradualTrafficShift, &c).expect("applies");
+        assert_eq!(
+            shift.rollback(&c),
+            Some(Remedy::LoadBalancerReconfiguration {
+                weights: vec![("b2".into(), 1)]
+            })
+        );
+        let route = propose(Strategy::RoutingTableUpdate, &c).expect("applies");
+        assert_eq!(
+            route.rollback(&c),
+            Some(Remedy::Restore {
+                ready: vec!["b2".into()],
+                drain: vec!["spare".into()]
+            })
+        );
+        let lb = propose(Strategy::LoadBalancerReconfiguration, &c).expect("applies");
+        assert_eq!(
+            lb,
+            Remedy::LoadBalancerReconfiguration {
+                weights: vec![("b1".into(), 2), ("b2".into(), 1), ("b3".into(), 2)]
+            }
+        );
+        assert_eq!(
+            lb.rollback(&c),
+            Some(Remedy::LoadBalancerReconfiguration {
+                weights: vec![("b1".into(), 1), ("b2".into(), 1), ("b3".into(), 1)]
+            })
+        );
+        assert_eq!(
+            propose(Strategy::PredictiveScaling, &c),
+            Ok(Remedy::PredictiveScaling { from: 3, to: 5 })
+        );
+    }
+
+    #[test]
+    fn preconditions_refuse_with_a_reason() {
+        let mut c = ctx();
+        for i in &mut c.instances {
+            i.healthy = true;
+        }
+        let e = propose(Strategy::CircuitBreakerActivation, &c).expect_err("nothing stands out");
+        assert_eq!(
+            e.to_string(),
+            "circuit_breaker_activation does not apply: no instance stands out as faulty"
+        );
+        for i in &mut c.instances {
+            i.healthy = false;
+        }
+        assert!(
+            propose(Strategy::ServiceRestart, &c).is_err(),
+            "no healthy instance would be left"
+        );
+        let mut c = ctx();
+        c.instances.retain(|i| !i.backup);
+        c.cache = false;
+        c.previous_config = None;
+        c.forecast_rps = Some(250.0);
+        c.now.memory_ratio = 0.5;
+        c.health_check_s = 2;
+        c.max_instances = 3;
+        for s in [
+            Strategy::RoutingTableUpdate,
+            Strategy::CacheInvalidation,
+            Strategy::ConfigurationRollback,
+            Strategy::PredictiveScaling,
+            Strategy::ResourceAllocation,
+            Strategy::HealthCheckFrequencyAdjustment,
+            Strategy::InstanceScaling,
+        ] {
+            assert!(propose(s, &c).is_err(), "{s:?} should not apply");
+        }
+    }
+
+    #[test]
+    fn verification_wants_a_real_improvement() {
+        let before = ctx().now;
+        let v = propose(Strategy::CircuitBreakerActivation, &ctx())
+            .expect("applies")
+            .verification(Indicator::ErrorRate);
+        assert_eq!(v.within_s, 120);
+        let mut after = before;
+        after.error_rate = 0.19;
+        assert!(!v.judge(&before, &after, false), "5 % better is not enough");
+        after.error_rate = 0.01;
+        assert!(v.judge(&before, &after, false));
+        let page = Remedy::AlertEscalation {
+            severity: "critical".into(),
+        }
+        .verification(Indicator::ErrorRate);
+        assert!(!page.judge(&before, &before, false) && page.judge(&before, &before, true));
+    }
+}
