@@ -327,10 +327,23 @@ impl Actuator {
             None => {}
             Some(o) if a.alerting || a.anomaly_score >= 0.5 => {
                 o.calm = 0;
-                let id = o.id.clone();
+                let (id, predicted) = (o.id.clone(), o.predicted);
                 store::touch_incident(&self.pool, &id, a.event_time, a.anomaly_score)
                     .await
                     .map_err(transient)?;
+                if predicted && a.alerting {
+                    // The predicted trouble arrived: it was not averted (once per incident).
+                    store::add_event(
+                        &self.pool,
+                        &format!("{id}-confirmed"),
+                        &id,
+                        a.event_time,
+                        "confirmed",
+                        "the detector alerted on the predicted service",
+                    )
+                    .await
+                    .map_err(transient)?;
+                }
             }
             Some(o) => {
                 o.calm += 1;

@@ -9,6 +9,7 @@ use sqlx::{AnyPool, Row};
 pub const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_incidents.sql")),
     (2, include_str!("../migrations/0002_strategy_outcomes.sql")),
+    (3, include_str!("../migrations/0003_views.sql")),
 ];
 
 /// A store error. Handling: retry with backoff (the runner does, on `StageError::Transient`).
