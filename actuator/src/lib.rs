@@ -6,6 +6,7 @@
 pub mod alertmanager;
 pub mod bandit;
 pub mod haproxy;
+pub mod hooks;
 pub mod influx;
 pub mod policy;
 pub mod remedy;

@@ -1,0 +1,111 @@
+//! The webhook and command executors: only allow-listed destinations and programs run, arguments
+//! are never given to a shell, failures and timeouts are errors that say what happened.
+
+mod common;
+
+use std::time::Duration;
+
+use homeostat_actuator::hooks::{HookError, Hooks, HooksConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A one-route HTTP server: answers `status` and echoes the request body; returns the port.
+async fn server(status: u16, delay: Duration) -> u16 {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                let body = req.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+                tokio::time::sleep(delay).await;
+                let resp = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    port
+}
+
+fn hooks(port: u16) -> Hooks {
+    Hooks::new(HooksConfig {
+        webhook_allow: vec![format!("http://127.0.0.1:{port}/hooks/")],
+        command_allow: vec!["/bin/echo".into(), "/bin/sh".into(), "/bin/false".into()],
+        timeout_s: 1,
+    })
+}
+
+#[tokio::test]
+async fn webhooks_go_only_to_allowed_destinations() {
+    let port = server(200, Duration::ZERO).await;
+    let h = hooks(port);
+    let body = serde_json::json!({"strategy": "service_restart", "service": "payments", "instance": "payments-2"});
+    let ok = h
+        .webhook(&format!("http://127.0.0.1:{port}/hooks/restart"), &body)
+        .await
+        .expect("allowed hook");
+    assert_eq!(ok.code, 200);
+    assert!(
+        ok.output.contains("payments-2"),
+        "the action reached the hook: {}",
+        ok.output
+    );
+    for url in [
+        format!("http://127.0.0.1:{port}/admin"),
+        format!("http://127.0.0.1:{port}/hooksevil"),
+        format!("http://127.0.0.1:{port}/hooks/../admin"),
+        format!("http://127.0.0.1:{port}/hooks/%2e%2e/admin"),
+        format!("http://127.0.0.1:{}/hooks/restart", common::free_port()),
+        "http://example.invalid/hooks/".to_owned(),
+    ] {
+        assert_eq!(
+            h.webhook(&url, &body).await,
+            Err(HookError::NotAllowed(url.clone())),
+            "{url}"
+        );
+    }
+    let bad = server(503, Duration::ZERO).await;
+    let h = hooks(bad);
+    assert!(matches!(
+        h.webhook(&format!("http://127.0.0.1:{bad}/hooks/x"), &body).await,
+        Err(HookError::Refused(..))
+    ));
+    let slow = server(200, Duration::from_secs(3)).await;
+    let h = hooks(slow);
+    assert!(matches!(
+        h.webhook(&format!("http://127.0.0.1:{slow}/hooks/x"), &body).await,
+        Err(HookError::Timeout(..))
+    ));
+}
+
+#[tokio::test]
+async fn commands_run_only_if_allowed_and_without_a_shell() {
+    let h = hooks(1);
+    let out = h
+        .command("/bin/echo", &["scale".into(), "payments; rm -rf /".into()])
+        .await
+        .expect("allowed");
+    assert_eq!(out.code, 0);
+    assert_eq!(
+        out.output, "scale payments; rm -rf /\n",
+        "arguments are passed as they are"
+    );
+    assert_eq!(
+        h.command("/bin/rm", &["-rf".into(), "/tmp/x".into()]).await,
+        Err(HookError::NotAllowed("/bin/rm".into()))
+    );
+    assert_eq!(
+        h.command("echo", &[]).await,
+        Err(HookError::NotAllowed("echo".into())),
+        "programs are matched by their configured path"
+    );
+    assert!(matches!(h.command("/bin/false", &[]).await, Err(HookError::Refused(_, ref c, _)) if c == "exit 1"));
+    assert!(matches!(
+        h.command("/bin/sh", &["-c".into(), "sleep 5".into()]).await,
+        Err(HookError::Timeout(..))
+    ));
+}
