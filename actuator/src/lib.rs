@@ -4,6 +4,7 @@
 //! records what executors report on `actions.results.v1`.
 
 pub mod alertmanager;
+pub mod approvals;
 pub mod bandit;
 pub mod haproxy;
 pub mod hooks;
@@ -44,6 +45,10 @@ pub struct ActuatorConfig {
     pub predict_horizon_min: u32,
     /// Seconds to watch a service after an action before judging it.
     pub verification_window_s: u32,
+    /// Address of the HTTP approval endpoint ("" = none); needs `approval_token`.
+    pub approvals_listen: String,
+    /// Bearer token the approval endpoint requires.
+    pub approval_token: String,
     /// InfluxDB output.
     pub influx: InfluxConfig,
 }
@@ -150,9 +155,22 @@ fn transient(e: StoreError) -> StageError {
 impl Actuator {
     /// Connect to the store (running migrations) and load open incidents.
     pub async fn connect(cfg: ActuatorConfig, cx: &StageContext) -> Result<Self, BuildError> {
+        if !cfg.approvals_listen.is_empty() && cfg.approval_token.len() < 16 {
+            return Err(BuildError::Config(
+                "actuator.approvals_listen needs actuator.approval_token of at least 16 characters \
+                 (set HOMEOSTAT__ACTUATOR__APPROVAL_TOKEN)"
+                    .into(),
+            ));
+        }
         let pool = store::connect(&cfg.database_url)
             .await
             .map_err(|e| BuildError::Unavailable(e.to_string()))?;
+        if !cfg.approvals_listen.is_empty() {
+            let addr = approvals::serve(&cfg.approvals_listen, pool.clone(), cfg.approval_token.clone())
+                .await
+                .map_err(|e| BuildError::Config(format!("approval endpoint on {}: {e}", cfg.approvals_listen)))?;
+            tracing::info!(%addr, "approval endpoint listening");
+        }
         let mut open = HashMap::new();
         for (svc, id, kind) in store::open_incidents(&pool)
             .await

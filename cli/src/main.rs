@@ -83,6 +83,22 @@ enum Cmd {
         #[arg(long)]
         summary: Option<PathBuf>,
     },
+    /// Approve or deny actions waiting for a person (destructive strategies), or list them.
+    /// The same decisions can be made over HTTP on the actuator's approval endpoint.
+    Approvals {
+        /// Incident store: postgres://… or sqlite://FILE.
+        #[arg(
+            long,
+            env = "HOMEOSTAT__ACTUATOR__DATABASE_URL",
+            default_value = "sqlite://homeostat-demo.sqlite"
+        )]
+        db: String,
+        /// Who decides (recorded on the incident's timeline).
+        #[arg(long, default_value = "cli")]
+        by: String,
+        #[command(subcommand)]
+        what: Option<ApprovalCmd>,
+    },
     /// List incidents, newest first.
     Incidents {
         /// Incident store: postgres://… or sqlite://FILE.
@@ -115,6 +131,22 @@ enum Cmd {
         /// Prefix before every topic name.
         #[arg(long, env = "HOMEOSTAT__KAFKA__TOPIC_PREFIX", default_value = "")]
         prefix: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApprovalCmd {
+    /// The actions waiting for approval (the default).
+    List,
+    /// Approve a waiting action.
+    Approve {
+        /// Action id.
+        id: String,
+    },
+    /// Deny a waiting action.
+    Deny {
+        /// Action id.
+        id: String,
     },
 }
 
@@ -280,6 +312,39 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             println!("{json}");
             Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Approvals { db, by, what } => {
+            use homeostat_actuator::approvals;
+            let pool = homeostat_actuator::store::connect(&db).await?;
+            let (id, approve) = match what.unwrap_or(ApprovalCmd::List) {
+                ApprovalCmd::List => {
+                    let p = approvals::pending(&pool).await?;
+                    if p.is_empty() {
+                        println!("no action is waiting for approval");
+                    }
+                    for a in p {
+                        println!(
+                            "{}  {}  {} on {} ({}), waiting since {}",
+                            a.id,
+                            a.incident_id,
+                            a.strategy,
+                            a.service_id,
+                            a.reason,
+                            incidents::time(a.decided_at)
+                        );
+                    }
+                    return Ok(ExitCode::SUCCESS);
+                }
+                ApprovalCmd::Approve { id } => (id, true),
+                ApprovalCmd::Deny { id } => (id, false),
+            };
+            if approvals::decide(&pool, &id, approve, &by, runtime::now_ms()).await? {
+                println!("{id} {} by {by}", if approve { "approved" } else { "denied" });
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("{id} is not waiting for approval (unknown, or already decided)");
+                Ok(ExitCode::FAILURE)
+            }
         }
         Cmd::Incidents { db, limit, json } => {
             let rows = incidents::list(&db, limit).await?;
