@@ -49,6 +49,9 @@ pub struct ActuatorConfig {
     pub approvals_listen: String,
     /// Bearer token the approval endpoint requires.
     pub approval_token: String,
+    /// The safety envelope.
+    #[serde(default)]
+    pub safety: safety::SafetyConfig,
     /// InfluxDB output.
     pub influx: InfluxConfig,
 }
@@ -117,6 +120,16 @@ impl Output for ActuatorOut {
     }
 }
 
+/// A verdict in a few words, for the action's reason.
+fn describe(v: &safety::Verdict) -> String {
+    match v {
+        safety::Verdict::Allow => "allowed".into(),
+        safety::Verdict::NeedsApproval => "would wait for approval".into(),
+        safety::Verdict::Deny(r) => format!("would be blocked: {r}"),
+        safety::Verdict::Escalate(r) => format!("would be escalated: {r}"),
+    }
+}
+
 /// What opens an incident: the evidence and where it came from.
 struct Trigger<'a> {
     service: &'a str,
@@ -143,6 +156,8 @@ pub struct Actuator {
     pool: AnyPool,
     influx: InfluxWriter,
     open: HashMap<String, Open>,
+    envelope: safety::Envelope,
+    recent_events: HashMap<String, std::collections::VecDeque<u64>>,
     opened: Counter,
     resolved: Counter,
     actions: Counter,
@@ -189,6 +204,8 @@ impl Actuator {
         let m = &cx.metrics;
         Ok(Self {
             influx: InfluxWriter::new(cfg.influx.clone(), m),
+            envelope: safety::Envelope::new(cfg.safety.clone()),
+            recent_events: HashMap::new(),
             pool,
             open,
             opened: m.counter("incidents_total", "event=\"opened\"", "Incident lifecycle events."),
@@ -245,7 +262,36 @@ impl Actuator {
         let plan = policy::plan(kind);
         let action_id = stable_id("act", &[id.as_bytes(), plan.strategy.as_str().as_bytes()]);
         let mode_name = self.cfg.mode.as_str();
-        let reason = format!("{}: {summary}", kind.as_str());
+        // The safety envelope judges the action. In dry-run nothing changes anyway: the action is
+        // recorded and published as before, with what the envelope would have said.
+        let recent: Vec<u64> = self
+            .recent_events
+            .get(service)
+            .map(|q| q.iter().copied().collect())
+            .unwrap_or_default();
+        let proposal = safety::Proposal {
+            service,
+            strategy: plan.strategy,
+            instances: 1,
+            instances_total: 1,
+            recent_events: &recent,
+            t,
+        };
+        self.envelope
+            .set_kill_switch(store::kill_switch(&self.pool).await.map_err(transient)?);
+        let verdict = self.envelope.check(&proposal);
+        let dry = self.cfg.mode == ActionMode::DryRun;
+        let (status, publish, note) = match &verdict {
+            safety::Verdict::Allow => (if dry { "dry_run" } else { "published" }, true, String::new()),
+            v if dry => ("dry_run", true, format!(" [envelope: {}]", describe(v))),
+            safety::Verdict::NeedsApproval => ("awaiting_approval", false, " [waiting for approval]".to_owned()),
+            safety::Verdict::Deny(r) => ("blocked", false, format!(" [blocked: {r}]")),
+            safety::Verdict::Escalate(r) => ("escalated", false, format!(" [escalated to people: {r}]")),
+        };
+        if publish && !dry {
+            self.envelope.record(&proposal);
+        }
+        let reason = format!("{}: {summary}{note}", kind.as_str());
         let params = serde_json::Value::Object(plan.parameters.clone()).to_string();
         store::insert_action(
             &self.pool,
@@ -255,11 +301,7 @@ impl Actuator {
                 service_id: service,
                 strategy: plan.strategy.as_str(),
                 mode: mode_name,
-                status: if self.cfg.mode == ActionMode::DryRun {
-                    "dry_run"
-                } else {
-                    "published"
-                },
+                status,
                 target: service,
                 parameters: &params,
                 rollback_plan: plan.rollback_plan,
@@ -285,20 +327,22 @@ impl Actuator {
             predicted,
             explanation,
         }));
-        out.emit(ActuatorOut::Action(ActionCommand {
-            schema_version: homeostat_schemas::SCHEMA_VERSION,
-            id: action_id,
-            event_time: t,
-            service_id: service.to_owned(),
-            incident_id: id.clone(),
-            strategy: plan.strategy,
-            target: service.to_owned(),
-            parameters: plan.parameters,
-            mode: self.cfg.mode,
-            rollback_plan: plan.rollback_plan.to_owned(),
-            verification_window_s: self.cfg.verification_window_s,
-            reason,
-        }));
+        if publish {
+            out.emit(ActuatorOut::Action(ActionCommand {
+                schema_version: homeostat_schemas::SCHEMA_VERSION,
+                id: action_id,
+                event_time: t,
+                service_id: service.to_owned(),
+                incident_id: id.clone(),
+                strategy: plan.strategy,
+                target: service.to_owned(),
+                parameters: plan.parameters,
+                mode: self.cfg.mode,
+                rollback_plan: plan.rollback_plan.to_owned(),
+                verification_window_s: self.cfg.verification_window_s,
+                reason,
+            }));
+        }
         self.open.insert(
             service.to_owned(),
             Open {
@@ -467,7 +511,53 @@ impl Actuator {
         Ok(())
     }
 
+    /// Publish the actions a person approved since the last tick (unless the kill switch is on).
+    async fn publish_approved(&mut self, now: i64, out: &mut Emitter<ActuatorOut>) -> Result<(), StageError> {
+        if self.cfg.mode == ActionMode::DryRun || store::kill_switch(&self.pool).await.map_err(transient)? {
+            return Ok(());
+        }
+        for a in store::approved_actions(&self.pool).await.map_err(transient)? {
+            let Ok(strategy) = serde_json::from_value::<homeostat_schemas::Strategy>(serde_json::json!(a.strategy))
+            else {
+                tracing::warn!(action = %a.id, strategy = %a.strategy, "approved action with an unknown strategy; left as is");
+                continue;
+            };
+            if !store::mark_published(&self.pool, &a.id, now).await.map_err(transient)? {
+                continue;
+            }
+            let recent: Vec<u64> = Vec::new();
+            self.envelope.record(&safety::Proposal {
+                service: &a.service_id,
+                strategy,
+                instances: 1,
+                instances_total: 1,
+                recent_events: &recent,
+                t: now,
+            });
+            out.emit(ActuatorOut::Action(ActionCommand {
+                schema_version: homeostat_schemas::SCHEMA_VERSION,
+                id: a.id,
+                event_time: now,
+                service_id: a.service_id,
+                incident_id: a.incident_id,
+                strategy,
+                target: a.target,
+                parameters: serde_json::from_str(&a.parameters).unwrap_or_default(),
+                mode: self.cfg.mode,
+                rollback_plan: a.rollback_plan,
+                verification_window_s: self.cfg.verification_window_s,
+                reason: a.reason,
+            }));
+        }
+        Ok(())
+    }
+
     fn on_features(&mut self, w: &FeatureWindow) {
+        let q = self.recent_events.entry(w.service_id.clone()).or_default();
+        q.push_back(w.event_count);
+        while q.len() > 12 {
+            q.pop_front();
+        }
         let fields: Vec<(&str, f64)> = w.features.iter().map(|(k, v)| (k.as_str(), *v)).collect();
         if let Some(l) = line(
             "homeostat_features",
@@ -518,9 +608,9 @@ impl Stage for Actuator {
         Ok(())
     }
 
-    async fn on_tick(&mut self, _now: i64, _out: &mut Emitter<ActuatorOut>) -> Result<(), StageError> {
+    async fn on_tick(&mut self, now: i64, out: &mut Emitter<ActuatorOut>) -> Result<(), StageError> {
         self.influx.flush().await;
-        Ok(())
+        self.publish_approved(now, out).await
     }
 
     async fn shutdown(&mut self, _out: &mut Emitter<ActuatorOut>) -> Result<(), StageError> {

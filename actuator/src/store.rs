@@ -10,6 +10,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_incidents.sql")),
     (2, include_str!("../migrations/0002_strategy_outcomes.sql")),
     (3, include_str!("../migrations/0003_views.sql")),
+    (4, include_str!("../migrations/0004_switches.sql")),
 ];
 
 /// A store error. Handling: retry with backoff (the runner does, on `StageError::Transient`).
@@ -332,4 +333,89 @@ pub async fn list_incidents(pool: &AnyPool, limit: i64) -> Result<Vec<IncidentRo
         });
     }
     Ok(out)
+}
+
+/// Is the kill switch on?
+pub async fn kill_switch(pool: &AnyPool) -> Result<bool, StoreError> {
+    let row = sqlx::query("SELECT enabled FROM switches WHERE name = 'kill_switch'")
+        .fetch_optional(pool)
+        .await?;
+    Ok(match row {
+        Some(r) => r.try_get::<i64, _>("enabled")? != 0,
+        None => false,
+    })
+}
+
+/// Turn the kill switch on or off.
+pub async fn set_kill_switch(pool: &AnyPool, on: bool, by: &str, t: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO switches (name, enabled, changed_at, changed_by) VALUES ('kill_switch', $1, $2, $3) \
+         ON CONFLICT (name) DO UPDATE SET enabled = $4, changed_at = $5, changed_by = $6",
+    )
+    .bind(i64::from(on))
+    .bind(t)
+    .bind(by)
+    .bind(i64::from(on))
+    .bind(t)
+    .bind(by)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// An approved action not yet published.
+#[derive(Debug, Clone)]
+pub struct ApprovedAction {
+    /// Id.
+    pub id: String,
+    /// Incident.
+    pub incident_id: String,
+    /// Service.
+    pub service_id: String,
+    /// Strategy name.
+    pub strategy: String,
+    /// Target.
+    pub target: String,
+    /// Parameters (JSON object).
+    pub parameters: String,
+    /// Rollback plan.
+    pub rollback_plan: String,
+    /// Reason.
+    pub reason: String,
+}
+
+/// Actions approved by a person and not yet published.
+pub async fn approved_actions(pool: &AnyPool) -> Result<Vec<ApprovedAction>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, incident_id, service_id, strategy, target, parameters, rollback_plan, reason FROM actions WHERE status = 'approved' ORDER BY decided_at, id",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ApprovedAction {
+                id: r.try_get("id")?,
+                incident_id: r.try_get("incident_id")?,
+                service_id: r.try_get("service_id")?,
+                strategy: r.try_get("strategy")?,
+                target: r.try_get("target")?,
+                parameters: r.try_get("parameters")?,
+                rollback_plan: r.try_get("rollback_plan")?,
+                reason: r.try_get("reason")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError)
+}
+
+/// Mark an approved action as published (once).
+pub async fn mark_published(pool: &AnyPool, id: &str, t: i64) -> Result<bool, StoreError> {
+    let n =
+        sqlx::query("UPDATE actions SET status = 'published', updated_at = $1 WHERE id = $2 AND status = 'approved'")
+            .bind(t)
+            .bind(id)
+            .execute(pool)
+            .await?
+            .rows_affected();
+    Ok(n > 0)
 }

@@ -1,0 +1,170 @@
+//! The safety envelope in the actuator's decisions (mode `execute`, SQLite store): a destructive
+//! remedy waits for approval and is published once approved; the kill switch blocks; no action on
+//! sparse data; one action per service per cooldown. In dry-run nothing is withheld: the reason
+//! says what the envelope would have done.
+
+use std::collections::BTreeMap;
+
+use homeostat_actuator::{Actuator, ActuatorConfig, ActuatorIn, ActuatorOut, approvals, store};
+use homeostat_schemas::{ActionMode, AnomalyScore, Contribution, FeatureWindow};
+use runtime::{Emitter, Stage, StageContext};
+use sqlx::Row;
+
+fn window(svc: &str, t: i64) -> ActuatorIn {
+    ActuatorIn::Features(FeatureWindow {
+        schema_version: 1,
+        id: format!("w-{svc}-{t}"),
+        event_time: t,
+        service_id: svc.into(),
+        window_start: t - 60_000,
+        event_count: 100,
+        late_events: 0,
+        features: BTreeMap::new(),
+    })
+}
+
+fn anomaly(svc: &str, t: i64, alerting: bool, feature: &str) -> ActuatorIn {
+    ActuatorIn::Anomaly(AnomalyScore {
+        schema_version: 1,
+        id: format!("a-{svc}-{t}"),
+        event_time: t,
+        service_id: svc.into(),
+        window_id: format!("w-{svc}-{t}"),
+        anomaly_score: if alerting { 0.95 } else { 0.05 },
+        health_score: if alerting { 0.05 } else { 0.95 },
+        degradation_trend: 0.0,
+        warming_up: false,
+        alerting,
+        top_features: vec![Contribution {
+            feature: feature.into(),
+            value: 2.0,
+            baseline: 1.0,
+            deviation: 9.0,
+        }],
+    })
+}
+
+async fn actuator(mode: ActionMode, name: &str) -> (Actuator, sqlx::AnyPool) {
+    let config = runtime::config::Config::from_process(None).expect("defaults");
+    let mut cfg: ActuatorConfig = config.section("actuator").expect("actuator section");
+    let path = std::env::temp_dir().join(format!("homeostat-decisions-{name}-{}.sqlite", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    cfg.database_url = format!("sqlite://{}", path.display());
+    cfg.influx.enabled = false;
+    cfg.mode = mode;
+    let a = Actuator::connect(cfg.clone(), &StageContext::new("actuator"))
+        .await
+        .expect("actuator");
+    let pool = store::connect(&cfg.database_url).await.expect("store");
+    (a, pool)
+}
+
+async fn feed(a: &mut Actuator, batch: Vec<ActuatorIn>) -> Vec<ActuatorOut> {
+    let mut em = Emitter::default();
+    a.process(batch, &mut em).await.expect("process");
+    em.drain()
+}
+
+fn actions(out: &[ActuatorOut]) -> Vec<(String, String)> {
+    out.iter()
+        .filter_map(|o| match o {
+            ActuatorOut::Action(c) => Some((c.service_id.clone(), c.strategy.as_str().to_owned())),
+            ActuatorOut::Incident(_) => None,
+        })
+        .collect()
+}
+
+async fn status_of(pool: &sqlx::AnyPool, service: &str) -> Vec<(String, String)> {
+    sqlx::query("SELECT status, reason FROM actions WHERE service_id = $1 ORDER BY decided_at")
+        .bind(service)
+        .fetch_all(pool)
+        .await
+        .expect("actions")
+        .iter()
+        .map(|r| {
+            (
+                r.try_get("status").unwrap_or_default(),
+                r.try_get("reason").unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_envelope_governs_what_the_actuator_does() {
+    let (mut a, pool) = actuator(ActionMode::Execute, "execute").await;
+    let data = |svc: &str| (0..8).map(|k| window(svc, k * 10_000)).collect::<Vec<_>>();
+    for svc in ["payments", "search", "catalog"] {
+        feed(&mut a, data(svc)).await;
+    }
+
+    // A memory leak: the restart is destructive, so it waits for a person.
+    let out = feed(&mut a, vec![anomaly("payments", 100_000, true, "memory_max_ratio")]).await;
+    assert!(actions(&out).is_empty(), "nothing published before approval");
+    let s = status_of(&pool, "payments").await;
+    assert_eq!(s[0].0, "awaiting_approval", "{s:?}");
+    let pending = approvals::pending(&pool).await.expect("pending");
+    assert_eq!(pending.len(), 1);
+    assert!(
+        approvals::decide(&pool, &pending[0].id, true, "alice", 110_000)
+            .await
+            .expect("approve")
+    );
+    let mut em = Emitter::default();
+    a.on_tick(120_000, &mut em).await.expect("tick");
+    assert_eq!(
+        actions(&em.drain()),
+        vec![("payments".to_owned(), "service_restart".to_owned())]
+    );
+    assert_eq!(status_of(&pool, "payments").await[0].0, "published");
+
+    // The kill switch blocks a remedy that would otherwise go ahead.
+    store::set_kill_switch(&pool, true, "ops", 130_000)
+        .await
+        .expect("kill switch");
+    let out = feed(&mut a, vec![anomaly("search", 130_000, true, "latency_p99_ms")]).await;
+    assert!(actions(&out).is_empty());
+    let s = status_of(&pool, "search").await;
+    assert_eq!(s[0].0, "blocked");
+    assert!(s[0].1.contains("kill switch"), "{s:?}");
+    store::set_kill_switch(&pool, false, "ops", 140_000)
+        .await
+        .expect("kill switch off");
+
+    // No data for checkout: no action.
+    let out = feed(&mut a, vec![anomaly("checkout", 150_000, true, "error_rate")]).await;
+    assert!(actions(&out).is_empty());
+    let s = status_of(&pool, "checkout").await;
+    assert_eq!(s[0].0, "blocked");
+    assert!(s[0].1.contains("sparse data"), "{s:?}");
+
+    // catalog: a latency incident is acted on; resolved; a new one within the cooldown is not.
+    let out = feed(&mut a, vec![anomaly("catalog", 200_000, true, "latency_p99_ms")]).await;
+    assert_eq!(
+        actions(&out),
+        vec![("catalog".to_owned(), "gradual_traffic_shift".to_owned())]
+    );
+    let calm: Vec<ActuatorIn> = (1..=8)
+        .map(|k| anomaly("catalog", 200_000 + k * 10_000, false, "latency_p99_ms"))
+        .collect();
+    feed(&mut a, calm).await;
+    let out = feed(&mut a, vec![anomaly("catalog", 300_000, true, "error_rate")]).await;
+    assert!(actions(&out).is_empty(), "within the 300 s cooldown");
+    let s = status_of(&pool, "catalog").await;
+    assert_eq!(s.len(), 2, "{s:?}");
+    assert_eq!(s[1].0, "blocked");
+    assert!(s[1].1.contains("cooldown"), "{s:?}");
+}
+
+#[tokio::test]
+async fn in_dry_run_the_reason_says_what_the_envelope_would_do() {
+    let (mut a, pool) = actuator(ActionMode::DryRun, "dry").await;
+    let out = feed(&mut a, vec![anomaly("payments", 100_000, true, "memory_max_ratio")]).await;
+    assert_eq!(
+        actions(&out),
+        vec![("payments".to_owned(), "service_restart".to_owned())]
+    );
+    let s = status_of(&pool, "payments").await;
+    assert_eq!(s[0].0, "dry_run");
+    assert!(s[0].1.contains("[envelope: would be blocked: sparse data"), "{s:?}");
+}
