@@ -99,6 +99,23 @@ enum Cmd {
         #[command(subcommand)]
         what: Option<ApprovalCmd>,
     },
+    /// Show or flip the kill switch: when on, the actuator takes no action at all (incidents are
+    /// still recorded). Read by the actuator before every decision.
+    KillSwitch {
+        /// Incident store: postgres://… or sqlite://FILE.
+        #[arg(
+            long,
+            env = "HOMEOSTAT__ACTUATOR__DATABASE_URL",
+            default_value = "sqlite://homeostat-demo.sqlite"
+        )]
+        db: String,
+        /// Who flips it (recorded).
+        #[arg(long, default_value = "cli")]
+        by: String,
+        /// on or off; without it, show the state.
+        #[arg(value_parser = ["on", "off"])]
+        state: Option<String>,
+    },
     /// List incidents, newest first.
     Incidents {
         /// Incident store: postgres://… or sqlite://FILE.
@@ -345,6 +362,18 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 eprintln!("{id} is not waiting for approval (unknown, or already decided)");
                 Ok(ExitCode::FAILURE)
             }
+        }
+        Cmd::KillSwitch { db, by, state } => {
+            let pool = homeostat_actuator::store::connect(&db).await?;
+            if let Some(s) = state {
+                homeostat_actuator::store::set_kill_switch(&pool, s == "on", &by, runtime::now_ms()).await?;
+            }
+            let on = homeostat_actuator::store::kill_switch(&pool).await?;
+            println!(
+                "kill switch is {}",
+                if on { "ON: no action will be taken" } else { "off" }
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Incidents { db, limit, json } => {
             let rows = incidents::list(&db, limit).await?;

@@ -58,3 +58,26 @@ async fn approve_and_deny_from_the_command_line() {
     assert!(ok && out.contains("no action is waiting"), "{out}");
     let _ = std::fs::remove_file(&path);
 }
+
+#[tokio::test]
+async fn the_kill_switch_flips_from_the_command_line() {
+    let path = std::env::temp_dir().join(format!("homeostat-kill-{}.sqlite", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let db = format!("sqlite://{}", path.display());
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_homeostat"))
+            .args(["kill-switch", "--db", &db])
+            .args(args)
+            .output()
+            .expect("run homeostat");
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(run(&[]).contains("kill switch is off"));
+    assert!(run(&["on"]).contains("ON: no action will be taken"));
+    let pool = store::connect(&db).await.expect("store");
+    assert!(store::kill_switch(&pool).await.expect("read"), "the actuator sees it");
+    pool.close().await;
+    assert!(run(&["off"]).contains("kill switch is off"));
+    let _ = std::fs::remove_file(&path);
+}
