@@ -120,6 +120,30 @@ impl Output for ActuatorOut {
     }
 }
 
+/// An action being watched to see whether it helped.
+struct Verifying {
+    action_id: String,
+    incident_id: String,
+    service: String,
+    strategy: homeostat_schemas::Strategy,
+    kind: IncidentKind,
+    rule: remedy::Verification,
+    before: remedy::Indicators,
+    due: i64,
+    rollback_plan: String,
+}
+
+/// The indicator that shows whether a remedy for this kind of incident helped.
+fn indicator_of(kind: IncidentKind) -> remedy::Indicator {
+    match kind {
+        IncidentKind::MemoryLeak => remedy::Indicator::Memory,
+        IncidentKind::LatencyDegradation => remedy::Indicator::LatencyP99,
+        IncidentKind::ErrorBurst => remedy::Indicator::ErrorRate,
+        IncidentKind::Saturation => remedy::Indicator::Cpu,
+        IncidentKind::ServiceDown | IncidentKind::Anomaly => remedy::Indicator::None,
+    }
+}
+
 /// A verdict in a few words, for the action's reason.
 fn describe(v: &safety::Verdict) -> String {
     match v {
@@ -158,6 +182,9 @@ pub struct Actuator {
     open: HashMap<String, Open>,
     envelope: safety::Envelope,
     recent_events: HashMap<String, std::collections::VecDeque<u64>>,
+    indicators: HashMap<String, remedy::Indicators>,
+    indicators_time: HashMap<String, i64>,
+    verifying: Vec<Verifying>,
     opened: Counter,
     resolved: Counter,
     actions: Counter,
@@ -206,6 +233,9 @@ impl Actuator {
             influx: InfluxWriter::new(cfg.influx.clone(), m),
             envelope: safety::Envelope::new(cfg.safety.clone()),
             recent_events: HashMap::new(),
+            indicators: HashMap::new(),
+            indicators_time: HashMap::new(),
+            verifying: Vec::new(),
             pool,
             open,
             opened: m.counter("incidents_total", "event=\"opened\"", "Incident lifecycle events."),
@@ -290,6 +320,7 @@ impl Actuator {
         };
         if publish && !dry {
             self.envelope.record(&proposal);
+            self.watch(&action_id, &id, service, plan.strategy, kind, t, plan.rollback_plan);
         }
         let reason = format!("{}: {summary}{note}", kind.as_str());
         let params = serde_json::Value::Object(plan.parameters.clone()).to_string();
@@ -511,6 +542,102 @@ impl Actuator {
         Ok(())
     }
 
+    /// Start watching a published action.
+    #[allow(clippy::too_many_arguments)]
+    fn watch(
+        &mut self,
+        action_id: &str,
+        incident_id: &str,
+        service: &str,
+        strategy: homeostat_schemas::Strategy,
+        kind: IncidentKind,
+        t: i64,
+        rollback_plan: &str,
+    ) {
+        self.verifying.push(Verifying {
+            action_id: action_id.to_owned(),
+            incident_id: incident_id.to_owned(),
+            service: service.to_owned(),
+            strategy,
+            kind,
+            rule: remedy::Verification {
+                indicator: indicator_of(kind),
+                better_by: 0.3,
+                within_s: u64::from(self.cfg.verification_window_s),
+            },
+            before: self.indicators.get(service).copied().unwrap_or_default(),
+            due: t + i64::from(self.cfg.verification_window_s) * 1000,
+            rollback_plan: rollback_plan.to_owned(),
+        });
+    }
+
+    /// Judge the actions whose verification window has passed by `t`: a remedy that helped is a
+    /// success for the learner; one that did not is rolled back (its undo is published) and
+    /// counted as a failure.
+    async fn verify_due(&mut self, t: i64, out: &mut Emitter<ActuatorOut>) -> Result<(), StageError> {
+        let (due, waiting): (Vec<Verifying>, Vec<Verifying>) = std::mem::take(&mut self.verifying)
+            .into_iter()
+            .partition(|v| v.due <= t);
+        self.verifying = waiting;
+        for v in due {
+            let after = self.indicators.get(&v.service).copied().unwrap_or_default();
+            let resolved = self.open.get(&v.service).is_none_or(|o| o.id != v.incident_id);
+            let helped = v.rule.judge(&v.before, &after, resolved);
+            bandit::record(
+                &self.pool,
+                &v.action_id,
+                v.kind.as_str(),
+                v.strategy.as_str(),
+                helped,
+                t,
+            )
+            .await
+            .map_err(transient)?;
+            let (b, a) = (v.rule.indicator.of(&v.before), v.rule.indicator.of(&after));
+            let detail = format!(
+                "{} {}: {:?} {b:.4} → {a:.4}{}",
+                v.strategy.as_str(),
+                if helped { "helped" } else { "did not help" },
+                v.rule.indicator,
+                if resolved { " (incident resolved)" } else { "" }
+            );
+            store::add_event(
+                &self.pool,
+                &format!("{}-verified", v.action_id),
+                &v.incident_id,
+                t,
+                if helped { "verified" } else { "rolled_back" },
+                &detail,
+            )
+            .await
+            .map_err(transient)?;
+            tracing::info!(action = %v.action_id, helped, %detail, "action judged");
+            if helped {
+                continue;
+            }
+            store::set_action_status(&self.pool, &v.action_id, "rolled_back", t)
+                .await
+                .map_err(transient)?;
+            let mut parameters = serde_json::Map::new();
+            parameters.insert("rollback_of".into(), serde_json::json!(v.action_id));
+            out.emit(ActuatorOut::Action(ActionCommand {
+                schema_version: homeostat_schemas::SCHEMA_VERSION,
+                id: format!("{}-rollback", v.action_id),
+                event_time: t,
+                service_id: v.service.clone(),
+                incident_id: v.incident_id.clone(),
+                strategy: v.strategy,
+                target: v.service.clone(),
+                parameters,
+                mode: self.cfg.mode,
+                rollback_plan: String::new(),
+                verification_window_s: 0,
+                reason: format!("roll back {}: {}", v.action_id, v.rollback_plan),
+            }));
+        }
+        Ok(())
+    }
+
     /// Publish the actions a person approved since the last tick (unless the kill switch is on).
     async fn publish_approved(&mut self, now: i64, out: &mut Emitter<ActuatorOut>) -> Result<(), StageError> {
         if self.cfg.mode == ActionMode::DryRun || store::kill_switch(&self.pool).await.map_err(transient)? {
@@ -534,6 +661,17 @@ impl Actuator {
                 recent_events: &recent,
                 t: now,
             });
+            let kind = IncidentKind::parse(&a.kind).unwrap_or(IncidentKind::Anomaly);
+            let t = self.indicators_time.get(&a.service_id).copied().unwrap_or(now);
+            self.watch(
+                &a.id,
+                &a.incident_id,
+                &a.service_id,
+                strategy,
+                kind,
+                t,
+                &a.rollback_plan,
+            );
             out.emit(ActuatorOut::Action(ActionCommand {
                 schema_version: homeostat_schemas::SCHEMA_VERSION,
                 id: a.id,
@@ -553,6 +691,19 @@ impl Actuator {
     }
 
     fn on_features(&mut self, w: &FeatureWindow) {
+        let get = |f: homeostat_schemas::FeatureId, prev: f64| w.get(f).unwrap_or(prev);
+        let prev = self.indicators.get(&w.service_id).copied().unwrap_or_default();
+        self.indicators.insert(
+            w.service_id.clone(),
+            remedy::Indicators {
+                error_rate: get(homeostat_schemas::FeatureId::ErrorRate, prev.error_rate),
+                latency_p99_ms: get(homeostat_schemas::FeatureId::LatencyP99, prev.latency_p99_ms),
+                memory_ratio: get(homeostat_schemas::FeatureId::MemoryMax, prev.memory_ratio),
+                request_rate: get(homeostat_schemas::FeatureId::RequestRate, prev.request_rate),
+                cpu_ratio: get(homeostat_schemas::FeatureId::CpuMax, prev.cpu_ratio),
+            },
+        );
+        self.indicators_time.insert(w.service_id.clone(), w.event_time);
         let q = self.recent_events.entry(w.service_id.clone()).or_default();
         q.push_back(w.event_count);
         while q.len() > 12 {
@@ -598,7 +749,10 @@ impl Stage for Actuator {
             match m {
                 ActuatorIn::Anomaly(a) => self.on_anomaly(&a, out).await?,
                 ActuatorIn::Prediction(p) => self.on_prediction(&p, out).await?,
-                ActuatorIn::Features(w) => self.on_features(&w),
+                ActuatorIn::Features(w) => {
+                    self.on_features(&w);
+                    self.verify_due(w.event_time, out).await?;
+                }
                 ActuatorIn::Result(r) => store::record_result(&self.pool, &r).await.map_err(transient)?,
             }
         }

@@ -382,12 +382,16 @@ pub struct ApprovedAction {
     pub rollback_plan: String,
     /// Reason.
     pub reason: String,
+    /// The incident's kind.
+    pub kind: String,
 }
 
 /// Actions approved by a person and not yet published.
 pub async fn approved_actions(pool: &AnyPool) -> Result<Vec<ApprovedAction>, StoreError> {
     let rows = sqlx::query(
-        "SELECT id, incident_id, service_id, strategy, target, parameters, rollback_plan, reason FROM actions WHERE status = 'approved' ORDER BY decided_at, id",
+        "SELECT a.id, a.incident_id, a.service_id, a.strategy, a.target, a.parameters, a.rollback_plan, a.reason, \
+         COALESCE(i.kind, 'anomaly') AS kind \
+         FROM actions a LEFT JOIN incidents i ON i.id = a.incident_id WHERE a.status = 'approved' ORDER BY a.decided_at, a.id",
     )
     .fetch_all(pool)
     .await?;
@@ -402,6 +406,7 @@ pub async fn approved_actions(pool: &AnyPool) -> Result<Vec<ApprovedAction>, Sto
                 parameters: r.try_get("parameters")?,
                 rollback_plan: r.try_get("rollback_plan")?,
                 reason: r.try_get("reason")?,
+                kind: r.try_get("kind")?,
             })
         })
         .collect::<Result<_, sqlx::Error>>()
@@ -418,4 +423,15 @@ pub async fn mark_published(pool: &AnyPool, id: &str, t: i64) -> Result<bool, St
             .await?
             .rows_affected();
     Ok(n > 0)
+}
+
+/// Set an action's status (e.g. `rolled_back`).
+pub async fn set_action_status(pool: &AnyPool, id: &str, status: &str, t: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE actions SET status = $1, updated_at = $2 WHERE id = $3")
+        .bind(status)
+        .bind(t)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
 }

@@ -168,3 +168,79 @@ async fn in_dry_run_the_reason_says_what_the_envelope_would_do() {
     assert_eq!(s[0].0, "dry_run");
     assert!(s[0].1.contains("[envelope: would be blocked: sparse data"), "{s:?}");
 }
+
+fn window_with(svc: &str, t: i64, p99: f64) -> ActuatorIn {
+    ActuatorIn::Features(FeatureWindow {
+        schema_version: 1,
+        id: format!("w-{svc}-{t}"),
+        event_time: t,
+        service_id: svc.into(),
+        window_start: t - 60_000,
+        event_count: 100,
+        late_events: 0,
+        features: BTreeMap::from([("latency_p99_ms".to_owned(), p99)]),
+    })
+}
+
+#[tokio::test]
+async fn actions_are_verified_and_the_ones_that_do_not_help_are_rolled_back() {
+    let (mut a, pool) = actuator(ActionMode::Execute, "verify").await;
+    for svc in ["api", "web"] {
+        let mut batch: Vec<ActuatorIn> = (0..8).map(|k| window_with(svc, k * 10_000, 100.0)).collect();
+        batch.push(window_with(svc, 80_000, 900.0));
+        feed(&mut a, batch).await;
+        let out = feed(&mut a, vec![anomaly(svc, 85_000, true, "latency_p99_ms")]).await;
+        assert_eq!(
+            actions(&out),
+            vec![(svc.to_owned(), "gradual_traffic_shift".to_owned())]
+        );
+    }
+    // api stays slow; web recovers. The verification window is 120 s.
+    let mut batch = Vec::new();
+    for k in 1..=14 {
+        batch.push(window_with("api", 80_000 + k * 10_000, 880.0));
+        batch.push(window_with("web", 80_000 + k * 10_000, 120.0));
+    }
+    let out = feed(&mut a, batch).await;
+    let rollbacks: Vec<String> = out
+        .iter()
+        .filter_map(|o| match o {
+            ActuatorOut::Action(c) if c.parameters.contains_key("rollback_of") => Some(c.service_id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        rollbacks,
+        vec!["api".to_owned()],
+        "only the remedy that did not help is undone"
+    );
+    assert_eq!(status_of(&pool, "api").await[0].0, "rolled_back");
+    assert_eq!(status_of(&pool, "web").await[0].0, "published");
+    let events: Vec<(String, String)> =
+        sqlx::query("SELECT kind, detail FROM incident_events WHERE kind IN ('verified', 'rolled_back') ORDER BY kind")
+            .fetch_all(&pool)
+            .await
+            .expect("events")
+            .iter()
+            .map(|r| {
+                (
+                    r.try_get("kind").unwrap_or_default(),
+                    r.try_get("detail").unwrap_or_default(),
+                )
+            })
+            .collect();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(
+        events[0].0 == "rolled_back" && events[0].1.contains("900.0000 → 880.0000"),
+        "{events:?}"
+    );
+    assert!(
+        events[1].0 == "verified" && events[1].1.contains("helped"),
+        "{events:?}"
+    );
+    // The learner saw one failure and one success for this remedy on latency incidents.
+    let arms = homeostat_actuator::bandit::arms(&pool, "latency_degradation", &["gradual_traffic_shift"])
+        .await
+        .expect("arms");
+    assert_eq!((arms[0].successes, arms[0].failures), (1, 1));
+}
