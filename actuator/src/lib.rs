@@ -185,6 +185,7 @@ pub struct Actuator {
     indicators: HashMap<String, remedy::Indicators>,
     indicators_time: HashMap<String, i64>,
     verifying: Vec<Verifying>,
+    tried: HashMap<String, Vec<homeostat_schemas::Strategy>>,
     opened: Counter,
     resolved: Counter,
     actions: Counter,
@@ -236,6 +237,7 @@ impl Actuator {
             indicators: HashMap::new(),
             indicators_time: HashMap::new(),
             verifying: Vec::new(),
+            tried: HashMap::new(),
             pool,
             open,
             opened: m.counter("incidents_total", "event=\"opened\"", "Incident lifecycle events."),
@@ -289,62 +291,8 @@ impl Actuator {
         )
         .await
         .map_err(transient)?;
-        let plan = policy::plan(kind);
-        let action_id = stable_id("act", &[id.as_bytes(), plan.strategy.as_str().as_bytes()]);
-        let mode_name = self.cfg.mode.as_str();
-        // The safety envelope judges the action. In dry-run nothing changes anyway: the action is
-        // recorded and published as before, with what the envelope would have said.
-        let recent: Vec<u64> = self
-            .recent_events
-            .get(service)
-            .map(|q| q.iter().copied().collect())
-            .unwrap_or_default();
-        let proposal = safety::Proposal {
-            service,
-            strategy: plan.strategy,
-            instances: 1,
-            instances_total: 1,
-            recent_events: &recent,
-            t,
-        };
-        self.envelope
-            .set_kill_switch(store::kill_switch(&self.pool).await.map_err(transient)?);
-        let verdict = self.envelope.check(&proposal);
-        let dry = self.cfg.mode == ActionMode::DryRun;
-        let (status, publish, note) = match &verdict {
-            safety::Verdict::Allow => (if dry { "dry_run" } else { "published" }, true, String::new()),
-            v if dry => ("dry_run", true, format!(" [envelope: {}]", describe(v))),
-            safety::Verdict::NeedsApproval => ("awaiting_approval", false, " [waiting for approval]".to_owned()),
-            safety::Verdict::Deny(r) => ("blocked", false, format!(" [blocked: {r}]")),
-            safety::Verdict::Escalate(r) => ("escalated", false, format!(" [escalated to people: {r}]")),
-        };
-        if publish && !dry {
-            self.envelope.record(&proposal);
-            self.watch(&action_id, &id, service, plan.strategy, kind, t, plan.rollback_plan);
-        }
-        let reason = format!("{}: {summary}{note}", kind.as_str());
-        let params = serde_json::Value::Object(plan.parameters.clone()).to_string();
-        store::insert_action(
-            &self.pool,
-            &store::NewAction {
-                id: &action_id,
-                incident_id: &id,
-                service_id: service,
-                strategy: plan.strategy.as_str(),
-                mode: mode_name,
-                status,
-                target: service,
-                parameters: &params,
-                rollback_plan: plan.rollback_plan,
-                reason: &reason,
-                decided_at: t,
-            },
-        )
-        .await
-        .map_err(transient)?;
         self.opened.inc();
-        self.actions.inc();
-        tracing::info!(service, kind = kind.as_str(), incident = %id, strategy = plan.strategy.as_str(), mode = mode_name, predicted, "incident opened");
+        tracing::info!(service, kind = kind.as_str(), incident = %id, predicted, "incident opened");
         out.emit(ActuatorOut::Incident(IncidentEvent {
             schema_version: homeostat_schemas::SCHEMA_VERSION,
             id: format!("{id}-opened"),
@@ -358,21 +306,9 @@ impl Actuator {
             predicted,
             explanation,
         }));
-        if publish {
-            out.emit(ActuatorOut::Action(ActionCommand {
-                schema_version: homeostat_schemas::SCHEMA_VERSION,
-                id: action_id,
-                event_time: t,
-                service_id: service.to_owned(),
-                incident_id: id.clone(),
-                strategy: plan.strategy,
-                target: service.to_owned(),
-                parameters: plan.parameters,
-                mode: self.cfg.mode,
-                rollback_plan: plan.rollback_plan.to_owned(),
-                verification_window_s: self.cfg.verification_window_s,
-                reason,
-            }));
+        let strategy = self.choose(&id, kind, &[]).await?;
+        if let Some(strategy) = strategy {
+            self.act(&id, service, kind, strategy, t, &summary, false, out).await?;
         }
         self.open.insert(
             service.to_owned(),
@@ -542,6 +478,133 @@ impl Actuator {
         Ok(())
     }
 
+    /// The remedy to try for an incident, among the kind's candidates not yet `tried`: the usual
+    /// first choice in dry-run (nothing is learned from dry runs) and while nothing has been
+    /// learned for this kind of incident; otherwise Thompson sampling on the outcomes so far.
+    async fn choose(
+        &self,
+        incident: &str,
+        kind: IncidentKind,
+        tried: &[homeostat_schemas::Strategy],
+    ) -> Result<Option<homeostat_schemas::Strategy>, StageError> {
+        use rand::SeedableRng;
+        let all = policy::candidates(kind);
+        let left: Vec<homeostat_schemas::Strategy> = all.iter().copied().filter(|s| !tried.contains(s)).collect();
+        if left.is_empty() || self.cfg.mode == ActionMode::DryRun {
+            return Ok(left.first().copied());
+        }
+        let names: Vec<&str> = all.iter().map(|s| s.as_str()).collect();
+        let known = bandit::arms(&self.pool, kind.as_str(), &names)
+            .await
+            .map_err(transient)?;
+        if known.iter().all(|a| a.successes + a.failures == 0) {
+            // Nothing learned yet for this kind of incident: the usual first choice.
+            return Ok(left.first().copied());
+        }
+        let arms: Vec<bandit::Arm> = known
+            .into_iter()
+            .filter(|a| left.iter().any(|s| s.as_str() == a.strategy))
+            .collect();
+        // Reproducible per incident and step.
+        let seed = u64::from_str_radix(
+            &stable_id("seed", &[incident.as_bytes(), &[tried.len() as u8]])[5..],
+            16,
+        )
+        .unwrap_or(tried.len() as u64);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        Ok(bandit::choose(&arms, &mut rng).map(|i| left[i]))
+    }
+
+    /// Decide, record and (if allowed) publish one remedy for an open incident. `follow_up`: it
+    /// replaces a remedy just rolled back, so the per-service cooldown does not hold it back.
+    #[allow(clippy::too_many_arguments)]
+    async fn act(
+        &mut self,
+        id: &str,
+        service: &str,
+        kind: IncidentKind,
+        strategy: homeostat_schemas::Strategy,
+        t: i64,
+        summary: &str,
+        follow_up: bool,
+        out: &mut Emitter<ActuatorOut>,
+    ) -> Result<(), StageError> {
+        let plan = policy::plan_for(strategy);
+        let action_id = stable_id("act", &[id.as_bytes(), plan.strategy.as_str().as_bytes()]);
+        let mode_name = self.cfg.mode.as_str();
+        // The safety envelope judges the action. In dry-run nothing changes anyway: the action is
+        // recorded and published as before, with what the envelope would have said.
+        let recent: Vec<u64> = self
+            .recent_events
+            .get(service)
+            .map(|q| q.iter().copied().collect())
+            .unwrap_or_default();
+        let proposal = safety::Proposal {
+            service,
+            strategy: plan.strategy,
+            instances: 1,
+            instances_total: 1,
+            recent_events: &recent,
+            t,
+            follow_up,
+        };
+        self.envelope
+            .set_kill_switch(store::kill_switch(&self.pool).await.map_err(transient)?);
+        let verdict = self.envelope.check(&proposal);
+        let dry = self.cfg.mode == ActionMode::DryRun;
+        let (status, publish, note) = match &verdict {
+            safety::Verdict::Allow => (if dry { "dry_run" } else { "published" }, true, String::new()),
+            v if dry => ("dry_run", true, format!(" [envelope: {}]", describe(v))),
+            safety::Verdict::NeedsApproval => ("awaiting_approval", false, " [waiting for approval]".to_owned()),
+            safety::Verdict::Deny(r) => ("blocked", false, format!(" [blocked: {r}]")),
+            safety::Verdict::Escalate(r) => ("escalated", false, format!(" [escalated to people: {r}]")),
+        };
+        if publish && !dry {
+            self.envelope.record(&proposal);
+            self.watch(&action_id, id, service, plan.strategy, kind, t, plan.rollback_plan);
+        }
+        self.tried.entry(id.to_owned()).or_default().push(plan.strategy);
+        let reason = format!("{}: {summary}{note}", kind.as_str());
+        let params = serde_json::Value::Object(plan.parameters.clone()).to_string();
+        store::insert_action(
+            &self.pool,
+            &store::NewAction {
+                id: &action_id,
+                incident_id: id,
+                service_id: service,
+                strategy: plan.strategy.as_str(),
+                mode: mode_name,
+                status,
+                target: service,
+                parameters: &params,
+                rollback_plan: plan.rollback_plan,
+                reason: &reason,
+                decided_at: t,
+            },
+        )
+        .await
+        .map_err(transient)?;
+        self.actions.inc();
+        tracing::info!(service, incident = %id, strategy = plan.strategy.as_str(), mode = mode_name, status, "action decided");
+        if publish {
+            out.emit(ActuatorOut::Action(ActionCommand {
+                schema_version: homeostat_schemas::SCHEMA_VERSION,
+                id: action_id,
+                event_time: t,
+                service_id: service.to_owned(),
+                incident_id: id.to_owned(),
+                strategy: plan.strategy,
+                target: service.to_owned(),
+                parameters: plan.parameters,
+                mode: self.cfg.mode,
+                rollback_plan: plan.rollback_plan.to_owned(),
+                verification_window_s: self.cfg.verification_window_s,
+                reason,
+            }));
+        }
+        Ok(())
+    }
+
     /// Start watching a published action.
     #[allow(clippy::too_many_arguments)]
     fn watch(
@@ -634,6 +697,15 @@ impl Actuator {
                 verification_window_s: 0,
                 reason: format!("roll back {}: {}", v.action_id, v.rollback_plan),
             }));
+            // The incident is still open: try the next remedy.
+            if self.open.get(&v.service).is_some_and(|o| o.id == v.incident_id) {
+                let tried = self.tried.get(&v.incident_id).cloned().unwrap_or_default();
+                if let Some(next) = self.choose(&v.incident_id, v.kind, &tried).await? {
+                    let summary = format!("{} did not help", v.strategy.as_str());
+                    self.act(&v.incident_id, &v.service, v.kind, next, t, &summary, true, out)
+                        .await?;
+                }
+            }
         }
         Ok(())
     }
@@ -660,6 +732,7 @@ impl Actuator {
                 instances_total: 1,
                 recent_events: &recent,
                 t: now,
+                follow_up: false,
             });
             let kind = IncidentKind::parse(&a.kind).unwrap_or(IncidentKind::Anomaly);
             let t = self.indicators_time.get(&a.service_id).copied().unwrap_or(now);

@@ -51,44 +51,96 @@ fn params(pairs: &[(&str, serde_json::Value)]) -> serde_json::Map<String, serde_
     pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
 }
 
-/// The first-choice strategy for an incident kind.
-pub fn plan(kind: IncidentKind) -> Plan {
-    use serde_json::json;
+/// The candidate strategies for an incident kind, the usual first choice first. The learner
+/// (Thompson sampling, `bandit`) chooses among them once outcomes are known; after a remedy fails
+/// verification and is rolled back, the next is chosen among those not yet tried.
+pub fn candidates(kind: IncidentKind) -> Vec<Strategy> {
+    use Strategy::*;
     match kind {
-        IncidentKind::MemoryLeak => Plan {
-            strategy: Strategy::ServiceRestart,
-            parameters: params(&[
+        IncidentKind::MemoryLeak => vec![ServiceRestart, ResourceAllocation, InstanceScaling, AlertEscalation],
+        IncidentKind::LatencyDegradation => vec![
+            GradualTrafficShift,
+            LoadBalancerReconfiguration,
+            InstanceScaling,
+            CacheInvalidation,
+            AlertEscalation,
+        ],
+        IncidentKind::ErrorBurst => vec![
+            CircuitBreakerActivation,
+            GradualTrafficShift,
+            ConfigurationRollback,
+            ServiceRestart,
+            AlertEscalation,
+        ],
+        IncidentKind::ServiceDown => vec![RoutingTableUpdate, ServiceRestart, AlertEscalation],
+        IncidentKind::Saturation => vec![InstanceScaling, PredictiveScaling, ResourceAllocation, AlertEscalation],
+        IncidentKind::Anomaly => vec![AlertEscalation, HealthCheckFrequencyAdjustment],
+    }
+}
+
+/// The parameters and undo of a strategy.
+pub fn plan_for(strategy: Strategy) -> Plan {
+    use serde_json::json;
+    let (parameters, rollback_plan) = match strategy {
+        Strategy::ServiceRestart => (
+            params(&[
                 ("max_unavailable_percent", json!(34)),
                 ("order", json!("highest_memory_first")),
             ]),
-            rollback_plan: "nothing to undo: a restart returns instances to their deployed state; if the service gets worse, escalate",
-        },
-        IncidentKind::LatencyDegradation => Plan {
-            strategy: Strategy::GradualTrafficShift,
-            parameters: params(&[("step_percent", json!(25)), ("away_from", json!("slowest_instance"))]),
-            rollback_plan: "restore the recorded server weights in the reverse order of the shift",
-        },
-        IncidentKind::ErrorBurst => Plan {
-            strategy: Strategy::CircuitBreakerActivation,
-            parameters: params(&[("open_for_s", json!(30)), ("half_open_requests", json!(5))]),
-            rollback_plan: "close the breaker: re-enable the disabled servers",
-        },
-        IncidentKind::ServiceDown => Plan {
-            strategy: Strategy::RoutingTableUpdate,
-            parameters: params(&[("route_to", json!("backup_endpoints"))]),
-            rollback_plan: "restore the primary routes recorded before the change",
-        },
-        IncidentKind::Saturation => Plan {
-            strategy: Strategy::InstanceScaling,
-            parameters: params(&[("add_instances", json!(1)), ("max_instances", json!(10))]),
-            rollback_plan: "scale back to the recorded instance count once load is normal",
-        },
-        IncidentKind::Anomaly => Plan {
-            strategy: Strategy::AlertEscalation,
-            parameters: params(&[("severity", json!("warning"))]),
-            rollback_plan: "nothing to undo: resolve the page when the incident resolves",
-        },
+            "nothing to undo: a restart returns instances to their deployed state; if the service gets worse, escalate",
+        ),
+        Strategy::GradualTrafficShift => (
+            params(&[("step_percent", json!(25)), ("away_from", json!("slowest_instance"))]),
+            "restore the recorded server weights in the reverse order of the shift",
+        ),
+        Strategy::CircuitBreakerActivation => (
+            params(&[("open_for_s", json!(30)), ("half_open_requests", json!(5))]),
+            "close the breaker: re-enable the disabled servers",
+        ),
+        Strategy::LoadBalancerReconfiguration => (
+            params(&[("weights", json!("favour_healthy"))]),
+            "restore the recorded server weights",
+        ),
+        Strategy::RoutingTableUpdate => (
+            params(&[("route_to", json!("backup_endpoints"))]),
+            "restore the primary routes recorded before the change",
+        ),
+        Strategy::InstanceScaling => (
+            params(&[("add_instances", json!(1)), ("max_instances", json!(10))]),
+            "scale back to the recorded instance count once load is normal",
+        ),
+        Strategy::PredictiveScaling => (
+            params(&[("horizon_min", json!(15))]),
+            "scale back to the recorded instance count when the forecast passes",
+        ),
+        Strategy::ResourceAllocation => (
+            params(&[("memory_factor", json!(1.5)), ("cpu_factor", json!(1.5))]),
+            "restore the recorded CPU and memory allocation",
+        ),
+        Strategy::CacheInvalidation => (params(&[("scope", json!("service"))]), "nothing to undo: caches refill"),
+        Strategy::ConfigurationRollback => (
+            params(&[("to", json!("previous_version"))]),
+            "re-apply the configuration version recorded before the rollback",
+        ),
+        Strategy::HealthCheckFrequencyAdjustment => (
+            params(&[("interval_s", json!(2))]),
+            "restore the recorded health-check interval",
+        ),
+        Strategy::AlertEscalation => (
+            params(&[("severity", json!("warning"))]),
+            "nothing to undo: resolve the page when the incident resolves",
+        ),
+    };
+    Plan {
+        strategy,
+        parameters,
+        rollback_plan,
     }
+}
+
+/// The first-choice strategy for an incident kind.
+pub fn plan(kind: IncidentKind) -> Plan {
+    plan_for(candidates(kind)[0])
 }
 
 #[cfg(test)]
@@ -118,10 +170,18 @@ mod tests {
     }
 
     #[test]
-    fn every_kind_has_a_plan_with_a_rollback() {
+    fn every_kind_has_candidates_with_plans_and_rollbacks() {
         for k in IncidentKind::ALL {
-            assert!(!plan(k).rollback_plan.is_empty());
+            let c = candidates(k);
+            assert!(c.len() >= 2, "{k:?}");
+            for s in c {
+                assert!(!plan_for(s).rollback_plan.is_empty());
+            }
         }
         assert_eq!(plan(IncidentKind::MemoryLeak).strategy, Strategy::ServiceRestart);
+        assert_eq!(
+            plan(IncidentKind::ErrorBurst).strategy,
+            Strategy::CircuitBreakerActivation
+        );
     }
 }

@@ -76,6 +76,9 @@ pub struct Proposal<'a> {
     pub recent_events: &'a [u64],
     /// When, ms.
     pub t: Timestamp,
+    /// It replaces a remedy of the same incident that was just rolled back: the cooldown, meant
+    /// to space independent actions, does not apply.
+    pub follow_up: bool,
 }
 
 /// Why an action is not taken (now).
@@ -194,7 +197,7 @@ impl Envelope {
         if repeats >= c.loop_limit {
             return Verdict::Escalate(Reason::Loop { repeats });
         }
-        if let Some(last) = self.last.get(p.service) {
+        if let Some(last) = self.last.get(p.service).filter(|_| !p.follow_up) {
             let until = last + (c.cooldown_s as i64) * 1000;
             if p.t < until {
                 return Verdict::Deny(Reason::Cooldown { until });
@@ -242,6 +245,7 @@ mod tests {
             instances_total: 3,
             recent_events: &DATA,
             t: t_s * 1000,
+            follow_up: false,
         }
     }
 

@@ -244,3 +244,73 @@ async fn actions_are_verified_and_the_ones_that_do_not_help_are_rolled_back() {
         .expect("arms");
     assert_eq!((arms[0].successes, arms[0].failures), (1, 1));
 }
+
+fn errors(svc: &str, t: i64, rate: f64) -> ActuatorIn {
+    ActuatorIn::Features(FeatureWindow {
+        schema_version: 1,
+        id: format!("w-{svc}-{t}"),
+        event_time: t,
+        service_id: svc.into(),
+        window_start: t - 60_000,
+        event_count: 100,
+        late_events: 0,
+        features: BTreeMap::from([("error_rate".to_owned(), rate)]),
+    })
+}
+
+#[tokio::test]
+async fn the_first_remedy_fails_is_rolled_back_and_the_second_succeeds() {
+    let (mut a, pool) = actuator(ActionMode::Execute, "second").await;
+    let mut batch: Vec<ActuatorIn> = (0..8).map(|k| errors("shop", k * 10_000, 0.001)).collect();
+    batch.push(errors("shop", 80_000, 0.30));
+    feed(&mut a, batch).await;
+    let out = feed(&mut a, vec![anomaly("shop", 85_000, true, "error_rate")]).await;
+    let first = actions(&out);
+    assert_eq!(first.len(), 1, "{first:?}");
+    // The first remedy does not help: errors stay at 29 % through its 120 s window.
+    let out = feed(
+        &mut a,
+        (1..=13).map(|k| errors("shop", 80_000 + k * 10_000, 0.29)).collect(),
+    )
+    .await;
+    let published: Vec<(String, bool)> = out
+        .iter()
+        .filter_map(|o| match o {
+            ActuatorOut::Action(c) => Some((c.strategy.as_str().to_owned(), c.parameters.contains_key("rollback_of"))),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(published.len(), 2, "the rollback, then the next remedy: {published:?}");
+    assert_eq!(published[0], (first[0].1.clone(), true));
+    let second = published[1].0.clone();
+    assert!(!published[1].1 && second != first[0].1, "{published:?}");
+    // The second helps: errors fall to 0.2 % within its window.
+    feed(
+        &mut a,
+        (14..=27).map(|k| errors("shop", 80_000 + k * 10_000, 0.002)).collect(),
+    )
+    .await;
+
+    let statuses = status_of(&pool, "shop").await;
+    assert_eq!(
+        statuses.iter().map(|s| s.0.as_str()).collect::<Vec<_>>(),
+        vec!["rolled_back", "published"],
+        "{statuses:?}"
+    );
+    assert!(statuses[1].1.contains("did not help"), "{statuses:?}");
+    let arms = homeostat_actuator::bandit::arms(&pool, "error_burst", &[first[0].1.as_str(), second.as_str()])
+        .await
+        .expect("arms");
+    assert_eq!((arms[0].successes, arms[0].failures), (0, 1), "{arms:?}");
+    assert_eq!((arms[1].successes, arms[1].failures), (1, 0), "{arms:?}");
+    let stats: Vec<(String, i64)> = sqlx::query(
+        "SELECT strategy, CAST(successes AS BIGINT) AS s FROM strategy_stats WHERE signature = 'error_burst' ORDER BY strategy",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("stats")
+    .iter()
+    .map(|r| (r.try_get("strategy").unwrap_or_default(), r.try_get("s").unwrap_or_default()))
+    .collect();
+    assert_eq!(stats.len(), 2, "{stats:?}");
+}
