@@ -76,6 +76,8 @@ pub struct Server {
     pub weight: u32,
     /// Sessions served so far.
     pub sessions: u64,
+    /// Responses with a 5xx status so far.
+    pub errors_5xx: u64,
 }
 
 /// A client of one HAProxy runtime API socket.
@@ -148,6 +150,7 @@ impl Runtime {
         else {
             return Err(HaproxyError::Unexpected(cmd.into(), header.to_owned()));
         };
+        let e5 = col("hrsp_5xx");
         let mut out = Vec::new();
         for l in lines {
             let f: Vec<&str> = l.split(',').collect();
@@ -168,6 +171,7 @@ impl Runtime {
                 state,
                 weight: f[wt].parse().unwrap_or(0),
                 sessions: f[stot].parse().unwrap_or(0),
+                errors_5xx: e5.and_then(|k| f.get(k)).and_then(|v| v.parse().ok()).unwrap_or(0),
             });
         }
         if out.is_empty() {
@@ -177,6 +181,28 @@ impl Runtime {
             ));
         }
         Ok(out)
+    }
+
+    /// Each server's address (`ip:port`) in `backend`, from `show servers state`.
+    pub async fn addresses(&self, backend: &str) -> Result<Vec<(String, String)>, HaproxyError> {
+        check_name(backend)?;
+        let cmd = format!("show servers state {backend}");
+        let text = self.command(&cmd).await?;
+        let header = text
+            .lines()
+            .find_map(|l| l.strip_prefix("# "))
+            .ok_or_else(|| HaproxyError::Unexpected(cmd.clone(), text.chars().take(200).collect()))?;
+        let col = |name: &str| header.split_whitespace().position(|c| c == name);
+        let (Some(name), Some(addr), Some(port)) = (col("srv_name"), col("srv_addr"), col("srv_port")) else {
+            return Err(HaproxyError::Unexpected(cmd, header.to_owned()));
+        };
+        Ok(text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .filter(|f| f.len() > name.max(addr).max(port))
+            .map(|f| (f[name].to_owned(), format!("{}:{}", f[addr], f[port])))
+            .collect())
     }
 
     /// Set a server's weight (0–256).

@@ -6,6 +6,7 @@
 pub mod alertmanager;
 pub mod approvals;
 pub mod bandit;
+pub mod gateway;
 pub mod haproxy;
 pub mod hooks;
 pub mod influx;
@@ -52,6 +53,9 @@ pub struct ActuatorConfig {
     /// The safety envelope.
     #[serde(default)]
     pub safety: safety::SafetyConfig,
+    /// Services behind HAProxy, whose traffic remedies the actuator carries out itself.
+    #[serde(default)]
+    pub haproxy: gateway::GatewayConfig,
     /// InfluxDB output.
     pub influx: InfluxConfig,
 }
@@ -186,6 +190,7 @@ pub struct Actuator {
     indicators_time: HashMap<String, i64>,
     verifying: Vec<Verifying>,
     tried: HashMap<String, Vec<homeostat_schemas::Strategy>>,
+    gateway: Option<gateway::Gateway>,
     opened: Counter,
     resolved: Counter,
     actions: Counter,
@@ -238,6 +243,7 @@ impl Actuator {
             indicators_time: HashMap::new(),
             verifying: Vec::new(),
             tried: HashMap::new(),
+            gateway: gateway::Gateway::new(cfg.haproxy.clone()),
             pool,
             open,
             opened: m.counter("incidents_total", "event=\"opened\"", "Incident lifecycle events."),
@@ -559,6 +565,11 @@ impl Actuator {
             safety::Verdict::Deny(r) => ("blocked", false, format!(" [blocked: {r}]")),
             safety::Verdict::Escalate(r) => ("escalated", false, format!(" [escalated to people: {r}]")),
         };
+        // In execute mode the actuator carries out traffic remedies for services behind HAProxy
+        // itself; other actions go to executors over actions.v1.
+        let in_process = publish
+            && self.cfg.mode == ActionMode::Execute
+            && self.gateway.as_ref().is_some_and(|g| g.handles(service, plan.strategy));
         if publish && !dry {
             self.envelope.record(&proposal);
             self.watch(&action_id, id, service, plan.strategy, kind, t, plan.rollback_plan);
@@ -586,6 +597,32 @@ impl Actuator {
         .map_err(transient)?;
         self.actions.inc();
         tracing::info!(service, incident = %id, strategy = plan.strategy.as_str(), mode = mode_name, status, "action decided");
+        if in_process && let Some(g) = self.gateway.as_mut() {
+            let outcome = g.execute(&action_id, id, service, plan.strategy).await;
+            let (st, detail) = match outcome {
+                Ok(d) => (homeostat_schemas::ActionStatus::Succeeded, d),
+                Err(e) => {
+                    self.verifying.retain(|v| v.action_id != action_id);
+                    (homeostat_schemas::ActionStatus::Failed, e)
+                }
+            };
+            store::record_result(
+                &self.pool,
+                &ActionResult {
+                    schema_version: homeostat_schemas::SCHEMA_VERSION,
+                    id: format!("{action_id}-haproxy"),
+                    event_time: t,
+                    service_id: service.to_owned(),
+                    action_id: action_id.clone(),
+                    status: st,
+                    executor: "haproxy".into(),
+                    detail,
+                },
+            )
+            .await
+            .map_err(transient)?;
+            return Ok(());
+        }
         if publish {
             out.emit(ActuatorOut::Action(ActionCommand {
                 schema_version: homeostat_schemas::SCHEMA_VERSION,
@@ -676,11 +713,31 @@ impl Actuator {
             .map_err(transient)?;
             tracing::info!(action = %v.action_id, helped, %detail, "action judged");
             if helped {
+                if let Some(g) = self.gateway.as_mut() {
+                    g.verified(&v.action_id);
+                }
                 continue;
             }
             store::set_action_status(&self.pool, &v.action_id, "rolled_back", t)
                 .await
                 .map_err(transient)?;
+            let undone_here = match self.gateway.as_mut() {
+                Some(g) if g.applied(&v.action_id).is_some() => Some(g.undo(&v.action_id).await),
+                _ => None,
+            };
+            if let Some(undo) = undone_here {
+                let detail = undo.unwrap_or_else(|e| format!("undo failed: {e}"));
+                store::add_event(
+                    &self.pool,
+                    &format!("{}-undone", v.action_id),
+                    &v.incident_id,
+                    t,
+                    "undone",
+                    &detail,
+                )
+                .await
+                .map_err(transient)?;
+            }
             let mut parameters = serde_json::Map::new();
             parameters.insert("rollback_of".into(), serde_json::json!(v.action_id));
             out.emit(ActuatorOut::Action(ActionCommand {
@@ -837,6 +894,20 @@ impl Stage for Actuator {
 
     async fn on_tick(&mut self, now: i64, out: &mut Emitter<ActuatorOut>) -> Result<(), StageError> {
         self.influx.flush().await;
+        if let Some(g) = self.gateway.as_mut() {
+            for (incident, detail) in g.restore_healthy().await {
+                store::add_event(
+                    &self.pool,
+                    &format!("{incident}-restored-{now}"),
+                    &incident,
+                    now,
+                    "restored",
+                    &detail,
+                )
+                .await
+                .map_err(transient)?;
+            }
+        }
         self.publish_approved(now, out).await
     }
 
