@@ -56,6 +56,9 @@ pub struct ActuatorConfig {
     /// Services behind HAProxy, whose traffic remedies the actuator carries out itself.
     #[serde(default)]
     pub haproxy: gateway::GatewayConfig,
+    /// Alertmanager for escalations (`http://host:9093`; "" = none).
+    #[serde(default)]
+    pub alertmanager_url: String,
     /// InfluxDB output.
     pub influx: InfluxConfig,
 }
@@ -191,6 +194,8 @@ pub struct Actuator {
     verifying: Vec<Verifying>,
     tried: HashMap<String, Vec<homeostat_schemas::Strategy>>,
     gateway: Option<gateway::Gateway>,
+    alertmanager: Option<alertmanager::Alertmanager>,
+    escalated: HashMap<String, (String, IncidentKind, String)>,
     opened: Counter,
     resolved: Counter,
     actions: Counter,
@@ -244,6 +249,9 @@ impl Actuator {
             verifying: Vec::new(),
             tried: HashMap::new(),
             gateway: gateway::Gateway::new(cfg.haproxy.clone()),
+            alertmanager: (!cfg.alertmanager_url.is_empty())
+                .then(|| alertmanager::Alertmanager::new(&cfg.alertmanager_url, std::time::Duration::from_secs(5))),
+            escalated: HashMap::new(),
             pool,
             open,
             opened: m.counter("incidents_total", "event=\"opened\"", "Incident lifecycle events."),
@@ -404,6 +412,20 @@ impl Actuator {
         store::resolve_incident(&self.pool, id, t, "indicators back within baseline")
             .await
             .map_err(transient)?;
+        if let (Some(am), Some((svc, k, summary))) = (&self.alertmanager, self.escalated.remove(id)) {
+            let e = alertmanager::Escalation {
+                incident_id: id,
+                service_id: &svc,
+                kind: k.as_str(),
+                severity: "critical",
+                summary: &summary,
+                explanation: &[],
+                reason: "resolved",
+            };
+            if let Err(err) = am.resolve(&e).await {
+                tracing::warn!(error = %err, incident = %id, "ending the Alertmanager alert failed");
+            }
+        }
         self.open.remove(service);
         self.resolved.inc();
         tracing::info!(service, incident = %id, "incident resolved");
@@ -597,6 +619,44 @@ impl Actuator {
         .map_err(transient)?;
         self.actions.inc();
         tracing::info!(service, incident = %id, strategy = plan.strategy.as_str(), mode = mode_name, status, "action decided");
+        // Escalation to people: the AlertEscalation remedy, or a remedy the envelope escalated.
+        let escalate = !dry
+            && (matches!(verdict, safety::Verdict::Escalate(_))
+                || (publish && plan.strategy == homeostat_schemas::Strategy::AlertEscalation));
+        if escalate && let Some(am) = &self.alertmanager {
+            let why = match &verdict {
+                safety::Verdict::Escalate(r) => r.to_string(),
+                _ => format!("{} chose to page a person", kind.as_str()),
+            };
+            let e = alertmanager::Escalation {
+                incident_id: id,
+                service_id: service,
+                kind: kind.as_str(),
+                severity: "critical",
+                summary,
+                explanation: &[],
+                reason: &why,
+            };
+            let detail = match am.escalate(&e).await {
+                Ok(()) => format!("escalated to Alertmanager: {why}"),
+                Err(err) => format!("escalation failed: {err}"),
+            };
+            store::add_event(
+                &self.pool,
+                &format!("{action_id}-escalated"),
+                id,
+                t,
+                "escalated",
+                &detail,
+            )
+            .await
+            .map_err(transient)?;
+            self.escalated
+                .insert(id.to_owned(), (service.to_owned(), kind, summary.to_owned()));
+            if plan.strategy == homeostat_schemas::Strategy::AlertEscalation {
+                return Ok(());
+            }
+        }
         if in_process && let Some(g) = self.gateway.as_mut() {
             let outcome = g.execute(&action_id, id, service, plan.strategy).await;
             let (st, detail) = match outcome {

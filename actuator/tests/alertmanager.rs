@@ -27,13 +27,13 @@ async fn alerts(base: &str, active: bool) -> serde_json::Value {
     serde_json::from_str(&text).expect("json")
 }
 
-#[tokio::test]
-async fn an_escalation_reaches_alertmanager_with_its_explanation() {
+/// A real Alertmanager on a free port, with its base URL.
+fn start(name: &str) -> (common::Child, String, std::path::PathBuf) {
     let bin = ["/usr/bin/prometheus-alertmanager", "/usr/bin/alertmanager"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists())
         .expect("Alertmanager is installed (scripts/services.sh up installs Debian's package)");
-    let dir = std::env::temp_dir().join(format!("homeostat-am-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("homeostat-am-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     std::fs::write(
         dir.join("alertmanager.yml"),
@@ -42,7 +42,7 @@ async fn an_escalation_reaches_alertmanager_with_its_explanation() {
     .expect("config");
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let _am = common::Child(
+    let child = common::Child(
         Command::new(bin)
             .arg(format!("--config.file={}", dir.join("alertmanager.yml").display()))
             .arg(format!("--storage.path={}", dir.join("data").display()))
@@ -53,6 +53,12 @@ async fn an_escalation_reaches_alertmanager_with_its_explanation() {
             .spawn()
             .expect("start alertmanager"),
     );
+    (child, base, dir)
+}
+
+#[tokio::test]
+async fn an_escalation_reaches_alertmanager_with_its_explanation() {
+    let (_am, base, dir) = start("client");
     let am = Alertmanager::new(&base, Duration::from_secs(2));
     let explanation = [Contribution {
         feature: "error_rate".into(),
@@ -104,5 +110,85 @@ async fn an_escalation_reaches_alertmanager_with_its_explanation() {
 
     let down = Alertmanager::new(&format!("http://127.0.0.1:{}", free_port()), Duration::from_secs(1));
     assert!(matches!(down.escalate(&e).await, Err(AlertmanagerError::Http(..))));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn the_actuator_pages_people_for_an_unclear_anomaly_and_ends_the_page_on_resolution() {
+    use homeostat_actuator::{Actuator, ActuatorConfig, ActuatorIn};
+    use homeostat_schemas::{ActionMode, AnomalyScore, FeatureWindow};
+    use runtime::{Emitter, Stage, StageContext};
+
+    let (_am, base, dir) = start("actuator");
+    let config = runtime::config::Config::from_process(None).expect("defaults");
+    let mut cfg: ActuatorConfig = config.section("actuator").expect("actuator section");
+    cfg.database_url = format!("sqlite://{}", dir.join("store.sqlite").display());
+    cfg.influx.enabled = false;
+    cfg.mode = ActionMode::Execute;
+    cfg.alertmanager_url = base.clone();
+    let mut a = Actuator::connect(cfg, &StageContext::new("actuator"))
+        .await
+        .expect("actuator");
+    let score = |t: i64, alerting: bool| {
+        ActuatorIn::Anomaly(AnomalyScore {
+            schema_version: 1,
+            id: format!("a-{t}"),
+            event_time: t,
+            service_id: "ledger".into(),
+            window_id: format!("w-{t}"),
+            anomaly_score: if alerting { 0.9 } else { 0.05 },
+            health_score: if alerting { 0.1 } else { 0.95 },
+            degradation_trend: 0.0,
+            warming_up: false,
+            alerting,
+            top_features: Vec::new(),
+        })
+    };
+    let mut batch: Vec<ActuatorIn> = (0..8)
+        .map(|k| {
+            ActuatorIn::Features(FeatureWindow {
+                schema_version: 1,
+                id: format!("w-{k}"),
+                event_time: k * 10_000,
+                service_id: "ledger".into(),
+                window_start: k * 10_000 - 60_000,
+                event_count: 100,
+                late_events: 0,
+                features: Default::default(),
+            })
+        })
+        .collect();
+    // Alertmanager may still be starting: retry the first decision's page through the test.
+    for _ in 0..50 {
+        if reqwest::Client::new()
+            .get(format!("{base}/-/ready"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    batch.push(score(90_000, true));
+    let mut em = Emitter::default();
+    a.process(batch, &mut em).await.expect("process");
+    let active = alerts(&base, true).await;
+    assert_eq!(active.as_array().map(Vec::len), Some(1), "{active}");
+    assert_eq!(active[0]["labels"]["service"], "ledger");
+    assert_eq!(active[0]["labels"]["kind"], "anomaly");
+    // Calm windows resolve the incident; the page ends.
+    a.process((1..=8).map(|k| score(90_000 + k * 10_000, false)).collect(), &mut em)
+        .await
+        .expect("process");
+    let mut ended = false;
+    for _ in 0..50 {
+        if alerts(&base, true).await.as_array().is_some_and(|x| x.is_empty()) {
+            ended = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ended, "the page ended when the incident resolved");
     let _ = std::fs::remove_dir_all(&dir);
 }
