@@ -6,58 +6,17 @@
 //! them from real telemetry is the pipeline's job, tested in tests/tests/e2e.rs.)
 
 mod common;
+use common::{backend, get};
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
-use homeostat_actuator::haproxy::{Runtime, ServerState, Socket};
+use homeostat_actuator::haproxy::ServerState;
 use homeostat_actuator::{Actuator, ActuatorConfig, ActuatorIn, store};
 use homeostat_schemas::{ActionMode, AnomalyScore, Contribution, FeatureWindow};
 use runtime::{Emitter, Stage, StageContext};
 use sqlx::Row;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// A backend answering with its name, or 500 while `failing`.
-async fn backend(name: &'static str, failing: Arc<AtomicBool>) -> u16 {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = l.local_addr().expect("addr").port();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = l.accept().await {
-            let failing = failing.clone();
-            tokio::spawn(async move {
-                let mut buf = [0u8; 2048];
-                let _ = s.read(&mut buf).await;
-                let status = if failing.load(Ordering::SeqCst) {
-                    "500 Internal Server Error"
-                } else {
-                    "200 OK"
-                };
-                let resp = format!(
-                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{name}",
-                    name.len()
-                );
-                let _ = s.write_all(resp.as_bytes()).await;
-            });
-        }
-    });
-    port
-}
-
-async fn get(port: u16) -> (u16, String) {
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .expect("connect");
-    s.write_all(b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
-        .await
-        .expect("write");
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.expect("read");
-    let code = out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (code, out.rsplit("\r\n\r\n").next().unwrap_or_default().to_owned())
-}
 
 fn errors(t: i64, rate: f64) -> ActuatorIn {
     ActuatorIn::Features(FeatureWindow {
@@ -73,20 +32,12 @@ fn errors(t: i64, rate: f64) -> ActuatorIn {
 }
 
 struct Rig {
-    _haproxy: common::Child,
-    rt: Runtime,
-    front: u16,
-    admin: u16,
+    h: common::Haproxy,
     failing: Arc<AtomicBool>,
-    dir: std::path::PathBuf,
 }
 
 /// HAProxy in front of b1, b2 (failing) and b3, after 30 requests of which b2 failed 10.
 async fn rig(name: &str) -> Rig {
-    let haproxy = ["/usr/sbin/haproxy", "/usr/bin/haproxy"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .expect("haproxy is installed (scripts/services.sh up installs Debian's package)");
     let failing = Arc::new(AtomicBool::new(true));
     let ok = Arc::new(AtomicBool::new(false));
     let ports = [
@@ -94,60 +45,24 @@ async fn rig(name: &str) -> Rig {
         backend("b2", failing.clone()).await,
         backend("b3", ok.clone()).await,
     ];
-    let (front, admin) = (common::free_port(), common::free_port());
-    let dir = std::env::temp_dir().join(format!("homeostat-gateway-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let cfg = format!(
-        "global\n  stats socket ipv4@127.0.0.1:{admin} level admin\n\
-         defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
-         frontend web\n  bind 127.0.0.1:{front}\n  default_backend app\n\
-         backend app\n  balance roundrobin\n\
-           server b1 127.0.0.1:{} weight 1\n  server b2 127.0.0.1:{} weight 1\n  server b3 127.0.0.1:{} weight 1\n",
-        ports[0], ports[1], ports[2]
-    );
-    std::fs::write(dir.join("haproxy.cfg"), cfg).expect("config");
-    let h = common::Child(
-        Command::new(haproxy)
-            .args(["-db", "-f"])
-            .arg(dir.join("haproxy.cfg"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start haproxy"),
-    );
-    let rt = Runtime::new(Socket::Tcp(format!("127.0.0.1:{admin}")), Duration::from_secs(2));
-    for _ in 0..50 {
-        if rt.servers("app").await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    // Traffic: a third of the requests fail, all on b2.
+    let h = common::haproxy(name, ports).await;
     let mut failed = 0;
     for _ in 0..30 {
-        if get(front).await.0 == 500 {
+        if get(h.front).await.0 == 500 {
             failed += 1;
         }
     }
     assert_eq!(failed, 10);
-
-    Rig {
-        _haproxy: h,
-        rt,
-        front,
-        admin,
-        failing,
-        dir,
-    }
+    Rig { h, failing }
 }
 
 async fn actuator(rig: &Rig) -> (Actuator, ActuatorConfig) {
     let config = runtime::config::Config::from_process(None).expect("defaults");
     let mut acfg: ActuatorConfig = config.section("actuator").expect("actuator section");
-    acfg.database_url = format!("sqlite://{}", rig.dir.join("store.sqlite").display());
+    acfg.database_url = format!("sqlite://{}", rig.h.dir.join("store.sqlite").display());
     acfg.influx.enabled = false;
     acfg.mode = ActionMode::Execute;
-    acfg.haproxy.socket = format!("127.0.0.1:{}", rig.admin);
+    acfg.haproxy.socket = format!("127.0.0.1:{}", rig.h.admin);
     acfg.haproxy.backends.insert("shop".into(), "app".into());
     let a = Actuator::connect(acfg.clone(), &StageContext::new("actuator"))
         .await
@@ -182,7 +97,7 @@ fn incident() -> Vec<ActuatorIn> {
 #[tokio::test]
 async fn a_failing_backend_is_drained_verified_and_restored_once_healthy() {
     let r = rig("restore").await;
-    let (rt, front, failing) = (&r.rt, r.front, r.failing.clone());
+    let (rt, front, failing) = (&r.h.rt, r.h.front, r.failing.clone());
     let (mut a, acfg) = actuator(&r).await;
     let mut em = Emitter::default();
     a.process(incident(), &mut em).await.expect("process");
@@ -253,7 +168,7 @@ async fn a_failing_backend_is_drained_verified_and_restored_once_healthy() {
     // Verified before restored.
     let pos = |kind: &str| timeline.iter().position(|e| e.0 == kind);
     assert!(pos("verified") < pos("restored"));
-    let _ = std::fs::remove_dir_all(&r.dir);
+    let _ = std::fs::remove_dir_all(&r.h.dir);
 }
 
 #[tokio::test]
@@ -262,7 +177,10 @@ async fn a_remedy_that_does_not_help_is_undone_through_haproxy_and_the_next_is_t
     let (mut a, acfg) = actuator(&r).await;
     let mut em = Emitter::default();
     a.process(incident(), &mut em).await.expect("process");
-    assert_eq!(r.rt.servers("app").await.expect("servers")[1].state, ServerState::Drain);
+    assert_eq!(
+        r.h.rt.servers("app").await.expect("servers")[1].state,
+        ServerState::Drain
+    );
     // Errors stay high (the fault is elsewhere): the drain is undone exactly, and the next
     // remedy is decided.
     let still: Vec<ActuatorIn> = (1..=14).map(|k| errors(80_000 + k * 10_000, 0.30)).collect();
@@ -286,7 +204,7 @@ async fn a_remedy_that_does_not_help_is_undone_through_haproxy_and_the_next_is_t
         ("circuit_breaker_activation".to_owned(), "rolled_back".to_owned())
     );
     assert_ne!(statuses[1].0, "circuit_breaker_activation", "a different remedy next");
-    let s = r.rt.servers("app").await.expect("servers");
+    let s = r.h.rt.servers("app").await.expect("servers");
     let expected_weight = if statuses[1].0 == "gradual_traffic_shift" { 0 } else { 1 };
     assert_eq!(
         (s[1].state, s[1].weight),
@@ -300,5 +218,5 @@ async fn a_remedy_that_does_not_help_is_undone_through_haproxy_and_the_next_is_t
         .try_get("detail")
         .expect("detail");
     assert_eq!(undone, "app/b2 back to weight 1 and Ready");
-    let _ = std::fs::remove_dir_all(&r.dir);
+    let _ = std::fs::remove_dir_all(&r.h.dir);
 }

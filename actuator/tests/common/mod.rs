@@ -19,3 +19,105 @@ impl Drop for Child {
         let _ = self.0.wait();
     }
 }
+
+/// A backend answering every request with its name, or 500 while `failing` is set.
+pub async fn backend(name: &'static str, failing: std::sync::Arc<std::sync::atomic::AtomicBool>) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let failing = failing.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 2048];
+                let _ = s.read(&mut buf).await;
+                let status = if failing.load(std::sync::atomic::Ordering::SeqCst) {
+                    "500 Internal Server Error"
+                } else {
+                    "200 OK"
+                };
+                let resp = format!(
+                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{name}",
+                    name.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    port
+}
+
+/// One request through the gateway on `port`: status code and body.
+pub async fn get(port: u16) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect to haproxy");
+    s.write_all(b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.expect("read");
+    let code = out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (code, out.rsplit("\r\n\r\n").next().unwrap_or_default().to_owned())
+}
+
+/// A real HAProxy (`haproxy -db`) with frontend `web` and backend `app` of servers b1, b2, b3 on
+/// `ports`, its runtime API at admin level; waits until the API answers.
+pub struct Haproxy {
+    _child: Child,
+    /// Runtime API client.
+    pub rt: homeostat_actuator::haproxy::Runtime,
+    /// Frontend port.
+    pub front: u16,
+    /// Runtime API port.
+    pub admin: u16,
+    /// Working directory (configuration, stores).
+    pub dir: std::path::PathBuf,
+}
+
+pub async fn haproxy(name: &str, ports: [u16; 3]) -> Haproxy {
+    use homeostat_actuator::haproxy::{Runtime, Socket};
+    let bin = ["/usr/sbin/haproxy", "/usr/bin/haproxy"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("haproxy is installed (scripts/services.sh up installs Debian's package)");
+    let (front, admin) = (free_port(), free_port());
+    let dir = std::env::temp_dir().join(format!("homeostat-haproxy-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let cfg = format!(
+        "global\n  stats socket ipv4@127.0.0.1:{admin} level admin\n\
+         defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+         frontend web\n  bind 127.0.0.1:{front}\n  default_backend app\n\
+         backend app\n  balance roundrobin\n\
+           server b1 127.0.0.1:{} weight 1\n  server b2 127.0.0.1:{} weight 1\n  server b3 127.0.0.1:{} weight 1\n",
+        ports[0], ports[1], ports[2]
+    );
+    std::fs::write(dir.join("haproxy.cfg"), cfg).expect("config");
+    let child = Child(
+        std::process::Command::new(bin)
+            .args(["-db", "-f"])
+            .arg(dir.join("haproxy.cfg"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start haproxy"),
+    );
+    let rt = Runtime::new(
+        Socket::Tcp(format!("127.0.0.1:{admin}")),
+        std::time::Duration::from_secs(2),
+    );
+    for _ in 0..50 {
+        if rt.servers("app").await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Haproxy {
+        _child: child,
+        rt,
+        front,
+        admin,
+        dir,
+    }
+}
