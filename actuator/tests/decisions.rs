@@ -3,14 +3,13 @@
 //! sparse data; one action per service per cooldown. In dry-run nothing is withheld: the reason
 //! says what the envelope would have done.
 
-use std::collections::BTreeMap;
-
 use homeostat_actuator::{Actuator, ActuatorConfig, ActuatorIn, ActuatorOut, approvals, store};
 use homeostat_schemas::{ActionMode, AnomalyScore, Contribution, FeatureWindow};
 use runtime::{Emitter, Stage, StageContext};
 use sqlx::Row;
 
-fn window(svc: &str, t: i64) -> ActuatorIn {
+/// A feature window of `svc` at `t` with 100 events and the given features.
+fn window_of(svc: &str, t: i64, features: &[(&str, f64)]) -> ActuatorIn {
     ActuatorIn::Features(FeatureWindow {
         schema_version: 1,
         id: format!("w-{svc}-{t}"),
@@ -19,8 +18,20 @@ fn window(svc: &str, t: i64) -> ActuatorIn {
         window_start: t - 60_000,
         event_count: 100,
         late_events: 0,
-        features: BTreeMap::new(),
+        features: features.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
     })
+}
+
+fn window(svc: &str, t: i64) -> ActuatorIn {
+    window_of(svc, t, &[])
+}
+
+fn window_with(svc: &str, t: i64, p99: f64) -> ActuatorIn {
+    window_of(svc, t, &[("latency_p99_ms", p99)])
+}
+
+fn errors(svc: &str, t: i64, rate: f64) -> ActuatorIn {
+    window_of(svc, t, &[("error_rate", rate)])
 }
 
 fn anomaly(svc: &str, t: i64, alerting: bool, feature: &str) -> ActuatorIn {
@@ -169,19 +180,6 @@ async fn in_dry_run_the_reason_says_what_the_envelope_would_do() {
     assert!(s[0].1.contains("[envelope: would be blocked: sparse data"), "{s:?}");
 }
 
-fn window_with(svc: &str, t: i64, p99: f64) -> ActuatorIn {
-    ActuatorIn::Features(FeatureWindow {
-        schema_version: 1,
-        id: format!("w-{svc}-{t}"),
-        event_time: t,
-        service_id: svc.into(),
-        window_start: t - 60_000,
-        event_count: 100,
-        late_events: 0,
-        features: BTreeMap::from([("latency_p99_ms".to_owned(), p99)]),
-    })
-}
-
 #[tokio::test]
 async fn actions_are_verified_and_the_ones_that_do_not_help_are_rolled_back() {
     let (mut a, pool) = actuator(ActionMode::Execute, "verify").await;
@@ -243,19 +241,6 @@ async fn actions_are_verified_and_the_ones_that_do_not_help_are_rolled_back() {
         .await
         .expect("arms");
     assert_eq!((arms[0].successes, arms[0].failures), (1, 1));
-}
-
-fn errors(svc: &str, t: i64, rate: f64) -> ActuatorIn {
-    ActuatorIn::Features(FeatureWindow {
-        schema_version: 1,
-        id: format!("w-{svc}-{t}"),
-        event_time: t,
-        service_id: svc.into(),
-        window_start: t - 60_000,
-        event_count: 100,
-        late_events: 0,
-        features: BTreeMap::from([("error_rate".to_owned(), rate)]),
-    })
 }
 
 #[tokio::test]
