@@ -17,6 +17,19 @@ pub struct HooksConfig {
     pub command_allow: Vec<String>,
     /// Seconds before a hook is abandoned.
     pub timeout_s: u64,
+    /// Which hook carries out which strategy (by its snake_case name), in execute mode.
+    pub run: std::collections::HashMap<String, HookTarget>,
+}
+
+/// A hook for a strategy: a webhook URL, or a command (program and arguments, where `{service}`,
+/// `{incident}` and `{action}` are replaced).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HookTarget {
+    /// POST the action here.
+    pub webhook: Option<String>,
+    /// Run this.
+    pub command: Option<Vec<String>>,
 }
 
 /// Why a hook did not run or did not succeed.
@@ -68,6 +81,41 @@ impl Hooks {
 
     fn timeout(&self) -> Duration {
         Duration::from_secs(self.cfg.timeout_s.max(1))
+    }
+
+    /// Is there a hook for `strategy`?
+    pub fn handles(&self, strategy: &str) -> bool {
+        self.cfg
+            .run
+            .get(strategy)
+            .is_some_and(|t| t.webhook.is_some() || t.command.is_some())
+    }
+
+    /// Carry out an action through its strategy's hook; the detail for the record.
+    pub async fn run(&self, strategy: &str, action: &serde_json::Value) -> Result<String, HookError> {
+        let target = self
+            .cfg
+            .run
+            .get(strategy)
+            .ok_or_else(|| HookError::NotAllowed(format!("a hook for {strategy}")))?;
+        if let Some(url) = &target.webhook {
+            let out = self.webhook(url, action).await?;
+            return Ok(format!("webhook {url} answered {}", out.code));
+        }
+        let Some(cmd) = target.command.as_ref().filter(|c| !c.is_empty()) else {
+            return Err(HookError::NotAllowed(format!("a hook for {strategy}")));
+        };
+        let field = |k: &str| action.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        let args: Vec<String> = cmd[1..]
+            .iter()
+            .map(|a| {
+                a.replace("{service}", &field("service_id"))
+                    .replace("{incident}", &field("incident_id"))
+                    .replace("{action}", &field("id"))
+            })
+            .collect();
+        let out = self.command(&cmd[0], &args).await?;
+        Ok(format!("{} exited {}: {}", cmd[0], out.code, out.output.trim()))
     }
 
     /// Is `url` under an allowed prefix? The URL is normalized first (so `/hooks/../admin` is

@@ -59,6 +59,9 @@ pub struct ActuatorConfig {
     /// Alertmanager for escalations (`http://host:9093`; "" = none).
     #[serde(default)]
     pub alertmanager_url: String,
+    /// Webhook and command hooks that carry out strategies, allow-listed.
+    #[serde(default)]
+    pub hooks: hooks::HooksConfig,
     /// InfluxDB output.
     pub influx: InfluxConfig,
 }
@@ -195,6 +198,7 @@ pub struct Actuator {
     tried: HashMap<String, Vec<homeostat_schemas::Strategy>>,
     gateway: Option<gateway::Gateway>,
     alertmanager: Option<alertmanager::Alertmanager>,
+    hooks: hooks::Hooks,
     escalated: HashMap<String, (String, IncidentKind, String)>,
     opened: Counter,
     resolved: Counter,
@@ -252,6 +256,7 @@ impl Actuator {
             alertmanager: (!cfg.alertmanager_url.is_empty())
                 .then(|| alertmanager::Alertmanager::new(&cfg.alertmanager_url, std::time::Duration::from_secs(5))),
             escalated: HashMap::new(),
+            hooks: hooks::Hooks::new(cfg.hooks.clone()),
             pool,
             open,
             opened: m.counter("incidents_total", "event=\"opened\"", "Incident lifecycle events."),
@@ -589,9 +594,7 @@ impl Actuator {
         };
         // In execute mode the actuator carries out traffic remedies for services behind HAProxy
         // itself; other actions go to executors over actions.v1.
-        let in_process = publish
-            && self.cfg.mode == ActionMode::Execute
-            && self.gateway.as_ref().is_some_and(|g| g.handles(service, plan.strategy));
+        let in_process = publish && self.cfg.mode == ActionMode::Execute && self.executes(service, plan.strategy);
         if publish && !dry {
             self.envelope.record(&proposal);
             self.watch(&action_id, id, service, plan.strategy, kind, t, plan.rollback_plan);
@@ -657,31 +660,10 @@ impl Actuator {
                 return Ok(());
             }
         }
-        if in_process && let Some(g) = self.gateway.as_mut() {
-            let outcome = g.execute(&action_id, id, service, plan.strategy).await;
-            let (st, detail) = match outcome {
-                Ok(d) => (homeostat_schemas::ActionStatus::Succeeded, d),
-                Err(e) => {
-                    self.verifying.retain(|v| v.action_id != action_id);
-                    (homeostat_schemas::ActionStatus::Failed, e)
-                }
-            };
-            store::record_result(
-                &self.pool,
-                &ActionResult {
-                    schema_version: homeostat_schemas::SCHEMA_VERSION,
-                    id: format!("{action_id}-haproxy"),
-                    event_time: t,
-                    service_id: service.to_owned(),
-                    action_id: action_id.clone(),
-                    status: st,
-                    executor: "haproxy".into(),
-                    detail,
-                },
-            )
-            .await
-            .map_err(transient)?;
-            return Ok(());
+        if in_process {
+            return self
+                .execute_here(&action_id, id, service, plan.strategy, &reason, t)
+                .await;
         }
         if publish {
             out.emit(ActuatorOut::Action(ActionCommand {
@@ -700,6 +682,67 @@ impl Actuator {
             }));
         }
         Ok(())
+    }
+
+    /// Does the actuator carry out `strategy` for `service` itself (HAProxy or a hook)?
+    fn executes(&self, service: &str, strategy: homeostat_schemas::Strategy) -> bool {
+        self.gateway.as_ref().is_some_and(|g| g.handles(service, strategy)) || self.hooks.handles(strategy.as_str())
+    }
+
+    /// Carry out an action in-process and record the result (a failed one is not verified).
+    async fn execute_here(
+        &mut self,
+        action_id: &str,
+        incident_id: &str,
+        service: &str,
+        strategy: homeostat_schemas::Strategy,
+        reason: &str,
+        t: i64,
+    ) -> Result<(), StageError> {
+        let (executor, outcome) = match self.gateway.as_mut() {
+            Some(g) if g.handles(service, strategy) => {
+                ("haproxy", g.execute(action_id, incident_id, service, strategy).await)
+            }
+            _ => {
+                let action = serde_json::json!({
+                    "id": action_id,
+                    "incident_id": incident_id,
+                    "service_id": service,
+                    "strategy": strategy.as_str(),
+                    "parameters": policy::plan_for(strategy).parameters,
+                    "reason": reason,
+                });
+                (
+                    "hook",
+                    self.hooks
+                        .run(strategy.as_str(), &action)
+                        .await
+                        .map_err(|e| e.to_string()),
+                )
+            }
+        };
+        let (status, detail) = match outcome {
+            Ok(d) => (homeostat_schemas::ActionStatus::Succeeded, d),
+            Err(e) => {
+                self.verifying.retain(|v| v.action_id != action_id);
+                (homeostat_schemas::ActionStatus::Failed, e)
+            }
+        };
+        store::record_result(
+            &self.pool,
+            &ActionResult {
+                schema_version: homeostat_schemas::SCHEMA_VERSION,
+                id: format!("{action_id}-{executor}"),
+                event_time: t,
+                service_id: service.to_owned(),
+                action_id: action_id.to_owned(),
+                status,
+                executor: executor.into(),
+                detail,
+            },
+        )
+        .await
+        .map_err(transient)
     }
 
     /// Start watching a published action.
@@ -862,6 +905,11 @@ impl Actuator {
                 t,
                 &a.rollback_plan,
             );
+            if self.cfg.mode == ActionMode::Execute && self.executes(&a.service_id, strategy) {
+                self.execute_here(&a.id, &a.incident_id, &a.service_id, strategy, &a.reason, t)
+                    .await?;
+                continue;
+            }
             out.emit(ActuatorOut::Action(ActionCommand {
                 schema_version: homeostat_schemas::SCHEMA_VERSION,
                 id: a.id,

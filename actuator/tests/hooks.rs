@@ -36,6 +36,7 @@ fn hooks(port: u16) -> Hooks {
         webhook_allow: vec![format!("http://127.0.0.1:{port}/hooks/")],
         command_allow: vec!["/bin/echo".into(), "/bin/sh".into(), "/bin/false".into()],
         timeout_s: 1,
+        run: Default::default(),
     })
 }
 
@@ -108,4 +109,108 @@ async fn commands_run_only_if_allowed_and_without_a_shell() {
         h.command("/bin/sh", &["-c".into(), "sleep 5".into()]).await,
         Err(HookError::Timeout(..))
     ));
+}
+
+#[tokio::test]
+async fn the_actuator_restarts_through_a_webhook_once_a_person_approves() {
+    use homeostat_actuator::{Actuator, ActuatorConfig, ActuatorIn, approvals, store};
+    use homeostat_schemas::{ActionMode, AnomalyScore, Contribution, FeatureWindow};
+    use runtime::{Emitter, Stage, StageContext};
+    use sqlx::Row;
+    use std::sync::{Arc, Mutex};
+
+    // A hook receiver that keeps what it was sent.
+    let got: Arc<Mutex<Vec<String>>> = Arc::default();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let sink = got.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let mut buf = vec![0u8; 8192];
+            let n = s.read(&mut buf).await.unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]).to_string();
+            if let Ok(mut g) = sink.lock() {
+                g.push(req.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned());
+            }
+            let _ = s
+                .write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                .await;
+        }
+    });
+
+    let config = runtime::config::Config::from_process(None).expect("defaults");
+    let mut cfg: ActuatorConfig = config.section("actuator").expect("actuator section");
+    let path = std::env::temp_dir().join(format!("homeostat-hooks-{}.sqlite", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    cfg.database_url = format!("sqlite://{}", path.display());
+    cfg.influx.enabled = false;
+    cfg.mode = ActionMode::Execute;
+    cfg.hooks.webhook_allow = vec![format!("http://127.0.0.1:{port}/hooks/")];
+    cfg.hooks.timeout_s = 2;
+    cfg.hooks.run.insert(
+        "service_restart".into(),
+        homeostat_actuator::hooks::HookTarget {
+            webhook: Some(format!("http://127.0.0.1:{port}/hooks/restart")),
+            command: None,
+        },
+    );
+    let mut a = Actuator::connect(cfg.clone(), &StageContext::new("actuator"))
+        .await
+        .expect("actuator");
+    let mut batch: Vec<ActuatorIn> = (0..8)
+        .map(|k| {
+            ActuatorIn::Features(FeatureWindow {
+                schema_version: 1,
+                id: format!("w-{k}"),
+                event_time: k * 10_000,
+                service_id: "payments".into(),
+                window_start: k * 10_000 - 60_000,
+                event_count: 100,
+                late_events: 0,
+                features: Default::default(),
+            })
+        })
+        .collect();
+    batch.push(ActuatorIn::Anomaly(AnomalyScore {
+        schema_version: 1,
+        id: "a-1".into(),
+        event_time: 90_000,
+        service_id: "payments".into(),
+        window_id: "w-9".into(),
+        anomaly_score: 0.95,
+        health_score: 0.05,
+        degradation_trend: 0.0,
+        warming_up: false,
+        alerting: true,
+        top_features: vec![Contribution {
+            feature: "memory_max_ratio".into(),
+            value: 0.97,
+            baseline: 0.5,
+            deviation: 12.0,
+        }],
+    }));
+    let mut em = Emitter::default();
+    a.process(batch, &mut em).await.expect("process");
+    assert!(got.lock().expect("lock").is_empty(), "nothing runs before approval");
+    let pool = store::connect(&cfg.database_url).await.expect("store");
+    let pending = approvals::pending(&pool).await.expect("pending");
+    assert_eq!(pending.len(), 1);
+    assert!(
+        approvals::decide(&pool, &pending[0].id, true, "alice", 95_000)
+            .await
+            .expect("approve")
+    );
+    a.on_tick(100_000, &mut em).await.expect("tick");
+    let bodies = got.lock().expect("lock").clone();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    let sent: serde_json::Value = serde_json::from_str(&bodies[0]).expect("JSON action");
+    assert_eq!(sent["service_id"], "payments");
+    assert_eq!(sent["strategy"], "service_restart");
+    let row = sqlx::query("SELECT status FROM actions WHERE id = $1")
+        .bind(&pending[0].id)
+        .fetch_one(&pool)
+        .await
+        .expect("action");
+    assert_eq!(row.try_get::<String, _>("status").expect("status"), "succeeded");
+    let _ = std::fs::remove_file(&path);
 }
