@@ -28,22 +28,8 @@ async fn http(port: u16, method: &str, path: &str, token: Option<&str>) -> (u16,
 
 #[tokio::test]
 async fn approve_and_deny_over_authenticated_http() {
-    let admin_url = "postgres://postgres@127.0.0.1:5432/postgres";
-    let db = format!("homeostat_approvals_{}", std::process::id());
-    sqlx::any::install_default_drivers();
-    let admin = sqlx::AnyPool::connect(admin_url)
-        .await
-        .expect("PostgreSQL on 127.0.0.1:5432 (scripts/services.sh up)");
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db}")))
-        .execute(&admin)
-        .await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
-        .execute(&admin)
-        .await
-        .expect("create database");
-    let pool = store::connect(&format!("postgres://postgres@127.0.0.1:5432/{db}"))
-        .await
-        .expect("connect");
+    let (url, db) = common::postgres_db("approvals").await;
+    let pool = store::connect(&url).await.expect("connect");
     store::open_incident(
         &pool,
         &NewIncident {
@@ -147,20 +133,13 @@ async fn approve_and_deny_over_authenticated_http() {
         ]
     );
     pool.close().await;
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db}")))
-        .execute(&admin)
-        .await;
+    db.drop_now().await;
 }
 
 #[tokio::test]
 async fn the_actuator_serves_approvals_only_with_a_real_token() {
     use homeostat_actuator::{Actuator, ActuatorConfig};
-    let config = runtime::config::Config::from_process(None).expect("defaults");
-    let mut cfg: ActuatorConfig = config.section("actuator").expect("actuator section");
-    let path = std::env::temp_dir().join(format!("homeostat-approvals-stage-{}.sqlite", std::process::id()));
-    let _ = std::fs::remove_file(&path);
-    cfg.database_url = format!("sqlite://{}", path.display());
-    cfg.influx.enabled = false;
+    let mut cfg: ActuatorConfig = common::actuator_config("approvals-stage", homeostat_schemas::ActionMode::DryRun);
     let port = common::free_port();
     cfg.approvals_listen = format!("127.0.0.1:{port}");
     cfg.approval_token = "short".into();
@@ -172,5 +151,4 @@ async fn the_actuator_serves_approvals_only_with_a_real_token() {
     assert_eq!(http(port, "GET", "/approvals", None).await.0, 401);
     let (code, body) = http(port, "GET", "/approvals", Some("a-long-enough-token")).await;
     assert_eq!((code, body["pending"].as_array().map(Vec::len)), (200, Some(0)));
-    let _ = std::fs::remove_file(&path);
 }

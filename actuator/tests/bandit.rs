@@ -2,6 +2,8 @@
 //! `strategy_stats` view, and the arms read back for a signature — on PostgreSQL (production) and
 //! SQLite (demo) through the same code.
 
+mod common;
+
 use homeostat_actuator::bandit::{self, Arm};
 use homeostat_actuator::store;
 use sqlx::Row;
@@ -67,23 +69,9 @@ async fn exercise(url: &str) {
 
 #[tokio::test]
 async fn outcomes_and_stats_on_postgres() {
-    let admin_url = "postgres://postgres@127.0.0.1:5432/postgres";
-    let db = format!("homeostat_bandit_{}", std::process::id());
-    sqlx::any::install_default_drivers();
-    let admin = sqlx::AnyPool::connect(admin_url)
-        .await
-        .expect("PostgreSQL on 127.0.0.1:5432 (scripts/services.sh up)");
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db}")))
-        .execute(&admin)
-        .await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
-        .execute(&admin)
-        .await
-        .expect("create database");
-    exercise(&format!("postgres://postgres@127.0.0.1:5432/{db}")).await;
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db}")))
-        .execute(&admin)
-        .await;
+    let (url, db) = common::postgres_db("bandit").await;
+    exercise(&url).await;
+    db.drop_now().await;
 }
 
 #[tokio::test]

@@ -121,3 +121,48 @@ pub async fn haproxy(name: &str, ports: [u16; 3]) -> Haproxy {
         dir,
     }
 }
+
+/// A fresh PostgreSQL database on 127.0.0.1:5432 for one test: its URL, and a guard to drop it.
+pub async fn postgres_db(name: &str) -> (String, PgDrop) {
+    let admin_url = "postgres://postgres@127.0.0.1:5432/postgres";
+    let db = format!("homeostat_{name}_{}", std::process::id());
+    sqlx::any::install_default_drivers();
+    let admin = sqlx::AnyPool::connect(admin_url)
+        .await
+        .expect("PostgreSQL on 127.0.0.1:5432 (scripts/services.sh up)");
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db}")))
+        .execute(&admin)
+        .await;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
+        .execute(&admin)
+        .await
+        .expect("create database");
+    (format!("postgres://postgres@127.0.0.1:5432/{db}"), PgDrop { admin, db })
+}
+
+/// Drops the test database (call `drop_now` after closing every pool on it).
+pub struct PgDrop {
+    admin: sqlx::AnyPool,
+    db: String,
+}
+
+impl PgDrop {
+    /// Drop the database.
+    pub async fn drop_now(self) {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {}", self.db)))
+            .execute(&self.admin)
+            .await;
+    }
+}
+
+/// The actuator's default configuration on a fresh SQLite store, without InfluxDB.
+pub fn actuator_config(name: &str, mode: homeostat_schemas::ActionMode) -> homeostat_actuator::ActuatorConfig {
+    let config = runtime::config::Config::from_process(None).expect("defaults");
+    let mut cfg: homeostat_actuator::ActuatorConfig = config.section("actuator").expect("actuator section");
+    let path = std::env::temp_dir().join(format!("homeostat-{name}-{}.sqlite", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    cfg.database_url = format!("sqlite://{}", path.display());
+    cfg.influx.enabled = false;
+    cfg.mode = mode;
+    cfg
+}
