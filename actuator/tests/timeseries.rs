@@ -38,6 +38,20 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// Flush until everything is written (the writer backs off after a failure, e.g. while a server
+/// that just started is not ready yet), for at most 10 s; the points written.
+async fn flush_all(w: &mut InfluxWriter) -> usize {
+    let mut written = 0;
+    for _ in 0..50 {
+        written += w.flush().await;
+        if w.pending() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    written
+}
+
 /// 250 points of measurement `m`, one a second up to now, field `x` = 0…249, tagged by service.
 fn fill(w: &mut InfluxWriter, m: &str) {
     let start = now_ms() - 250_000;
@@ -54,7 +68,7 @@ async fn v1_api_points_reach_influxdb() {
     let mut w = InfluxWriter::new(cfg(INFLUX, "v1", &db), &metrics);
     fill(&mut w, "homeostat_test");
     assert_eq!(
-        w.flush().await,
+        flush_all(&mut w).await,
         250,
         "InfluxDB 1.x answers on {INFLUX}? (scripts/services.sh up)"
     );
@@ -109,7 +123,7 @@ async fn v2_api_points_reach_victoriametrics() {
     let mut w = InfluxWriter::new(cfg(VICTORIA, "v2", ""), &metrics);
     fill(&mut w, &m);
     assert_eq!(
-        w.flush().await,
+        flush_all(&mut w).await,
         250,
         "VictoriaMetrics answers on {VICTORIA}? (scripts/services.sh up)"
     );
