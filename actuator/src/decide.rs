@@ -104,11 +104,16 @@ impl Actuator {
             .get(service)
             .map(|q| q.iter().copied().collect())
             .unwrap_or_default();
+        // Behind HAProxy the blast radius counts real instances, including those already out.
+        let (instances, instances_total) = match &self.gateway {
+            Some(g) => g.instances(service).await.unwrap_or((1, 1)),
+            None => (1, 1),
+        };
         let proposal = safety::Proposal {
             service,
             strategy: plan.strategy,
-            instances: 1,
-            instances_total: 1,
+            instances,
+            instances_total,
             recent_events: &recent,
             t,
             follow_up,

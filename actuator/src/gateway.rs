@@ -90,6 +90,15 @@ impl Gateway {
             )
     }
 
+    /// For a service behind HAProxy: (instances an action would have out of rotation at once,
+    /// counting the ones already out, and the instances the service has).
+    pub async fn instances(&self, service: &str) -> Option<(usize, usize)> {
+        let backend = self.cfg.backends.get(service)?;
+        let servers = self.rt.servers(backend).await.ok()?;
+        let out = servers.iter().filter(|s| s.state != ServerState::Ready).count();
+        Some((out + 1, servers.len()))
+    }
+
     /// Carry out an action; the detail for the record.
     pub async fn execute(
         &mut self,

@@ -220,3 +220,30 @@ async fn a_remedy_that_does_not_help_is_undone_through_haproxy_and_the_next_is_t
     assert_eq!(undone, "app/b2 back to weight 1 and Ready");
     let _ = std::fs::remove_dir_all(&r.h.dir);
 }
+
+#[tokio::test]
+async fn no_remedy_takes_out_more_than_a_third_of_the_instances() {
+    let r = rig("blast").await;
+    // b3 is already in maintenance: draining b2 as well would leave one server of three.
+    r.h.rt.set_state("app", "b3", ServerState::Maint).await.expect("maint");
+    let (mut a, acfg) = actuator(&r).await;
+    let mut em = Emitter::default();
+    a.process(incident(), &mut em).await.expect("process");
+    assert_eq!(
+        r.h.rt.servers("app").await.expect("servers")[1].state,
+        ServerState::Ready,
+        "b2 left alone"
+    );
+    let pool = store::connect(&acfg.database_url).await.expect("store");
+    let row = sqlx::query("SELECT status, reason FROM actions")
+        .fetch_one(&pool)
+        .await
+        .expect("action");
+    assert_eq!(row.try_get::<String, _>("status").expect("status"), "blocked");
+    let reason: String = row.try_get("reason").expect("reason");
+    assert!(
+        reason.contains("blast radius: 2 instances asked, at most 1 at once"),
+        "{reason}"
+    );
+    let _ = std::fs::remove_dir_all(&r.h.dir);
+}
