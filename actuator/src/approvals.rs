@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use sqlx::{AnyPool, Row};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use crate::store::{StoreError, add_event};
 
@@ -161,16 +161,7 @@ pub async fn serve(addr: &str, pool: AnyPool, token: String) -> std::io::Result<
             };
             let (pool, token) = (pool.clone(), token.clone());
             tokio::spawn(async move {
-                let mut buf = Vec::with_capacity(1024);
-                let mut chunk = [0u8; 1024];
-                let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 8192 {
-                    match tokio::time::timeout_at(deadline, sock.read(&mut chunk)).await {
-                        Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
-                        Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&buf).to_string();
+                let head = runtime::http::read_head(&mut sock).await;
                 let resp = route(&pool, &token, &head).await;
                 let _ = sock.write_all(resp.as_bytes()).await;
                 let _ = sock.shutdown().await;

@@ -23,6 +23,21 @@ impl Ready {
     }
 }
 
+/// Read a request head: everything up to the blank line (clients may send it in pieces), at most
+/// 8 KiB or 5 s. Shared by every small HTTP endpoint of Homeostat.
+pub async fn read_head<S: tokio::io::AsyncRead + Unpin>(sock: &mut S) -> String {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 8192 {
+        match tokio::time::timeout_at(deadline, sock.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
 /// Bind `addr` and serve the endpoints until the process exits. Returns the bound address.
 pub async fn serve(addr: &str, metrics: Arc<Metrics>, ready: Ready) -> std::io::Result<std::net::SocketAddr> {
     let listener = TcpListener::bind(addr).await?;
@@ -35,17 +50,7 @@ pub async fn serve(addr: &str, metrics: Arc<Metrics>, ready: Ready) -> std::io::
             let metrics = metrics.clone();
             let ready = ready.clone();
             tokio::spawn(async move {
-                // Read the whole request head (clients may send it in pieces), at most 8 KiB or 5 s.
-                let mut buf = Vec::with_capacity(1024);
-                let mut chunk = [0u8; 1024];
-                let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 8192 {
-                    match tokio::time::timeout_at(deadline, sock.read(&mut chunk)).await {
-                        Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
-                        Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&buf);
+                let head = read_head(&mut sock).await;
                 let path = head.split_whitespace().nth(1).unwrap_or("/");
                 let (status, ctype, body) = match path {
                     "/metrics" => ("200 OK", "text/plain; version=0.0.4", metrics.render()),
