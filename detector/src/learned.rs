@@ -97,6 +97,8 @@ pub struct Normalizer {
     /// Per-feature scale.
     pub scale: Vec<f64>,
     since: usize,
+    /// Bumped whenever the medians and scales change.
+    pub generation: u64,
 }
 
 impl Normalizer {
@@ -123,6 +125,7 @@ impl Normalizer {
     /// Recompute medians and scales from the history.
     pub fn refresh(&mut self) {
         self.since = 0;
+        self.generation += 1;
         let mut med = vec![0.0; DIM];
         let mut scale = vec![1.0; DIM];
         for (k, f) in FeatureId::ALL.iter().enumerate().take(DIM) {
@@ -187,6 +190,17 @@ pub struct LearnedScore {
     pub contributions: Vec<Contribution>,
     /// True while the models cannot score this service yet.
     pub warming_up: bool,
+    /// The models' raw outputs for this window, for [`Learned::learn`] to reuse.
+    pub measured: Option<Measured>,
+}
+
+/// The models' raw outputs for a window (reconstruction error, isolation score), with the model
+/// version and normalization they were measured under: valid for learning only while both hold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Measured {
+    outputs: [f64; 2],
+    version: u64,
+    generation: u64,
 }
 
 /// Metrics of the current models, as recorded in the checkpoint manifest.
@@ -367,6 +381,11 @@ impl Learned {
                 surprise,
                 contributions,
                 warming_up: false,
+                measured: Some(Measured {
+                    outputs: raw_scores[i],
+                    version: self.version,
+                    generation: st.norm.generation,
+                }),
             });
         }
         out
@@ -374,7 +393,9 @@ impl Learned {
 
     /// Learn a window: its service's medians always; the tails and the training buffer only when
     /// the window was judged normal. Trains when due.
-    pub fn learn(&mut self, w: &FeatureWindow, normal: bool) {
+    /// `measured`: what [`Learned::score`] measured for this window, reused when the models and
+    /// the service's normalization have not changed since (otherwise measured again).
+    pub fn learn(&mut self, w: &FeatureWindow, normal: bool, measured: Option<&Measured>) {
         let raw = Normalizer::raw(w);
         let history = self.history;
         let st = self
@@ -386,13 +407,17 @@ impl Learned {
             });
         if normal && st.norm.ready() {
             let row = st.norm.normalize(&raw);
-            if let (Some(ae), Some(forest)) = (&self.ae, &self.forest)
-                && let Ok(e) = ae.row_errors(&row)
-            {
-                let iso = forest.score(&row);
-                st.tails[0].learn(e[0] as f64);
+            let outputs = match (measured, &self.ae, &self.forest) {
+                (Some(m), Some(_), Some(_)) if m.version == self.version && m.generation == st.norm.generation => {
+                    Some(m.outputs)
+                }
+                (_, Some(ae), Some(forest)) => ae.row_errors(&row).ok().map(|e| [e[0] as f64, forest.score(&row)]),
+                _ => None,
+            };
+            if let Some([err, iso]) = outputs {
+                st.tails[0].learn(err);
                 st.tails[1].learn(iso);
-                self.fleet_tails[0].learn(e[0] as f64);
+                self.fleet_tails[0].learn(err);
                 self.fleet_tails[1].learn(iso);
             }
             self.buffer.push_back((w.event_time, row));
@@ -568,13 +593,13 @@ mod tests {
         // Three services at different scales, 400 windows each.
         for i in 0..400 {
             for (k, (svc, scale)) in [("a", 1.0), ("b", 3.0), ("c", 0.5)].iter().enumerate() {
-                m.learn(&window(svc, *scale, i, k as u64, 0.0), true);
+                m.learn(&window(svc, *scale, i, k as u64, 0.0), true, None);
             }
         }
         assert!(m.version >= 1, "models trained");
         // A new service at a scale never seen: 30 windows (five minutes) for its medians.
         for i in 0..30 {
-            m.learn(&window("new", 10.0, i, 9, 0.0), true);
+            m.learn(&window("new", 10.0, i, 9, 0.0), true, None);
         }
         let mut normal_max: f64 = 0.0;
         for i in 30..90 {
@@ -582,7 +607,7 @@ mod tests {
             let s = m.score(&[&w], 3).remove(0);
             assert!(!s.warming_up);
             normal_max = normal_max.max(s.score);
-            m.learn(&w, true);
+            m.learn(&w, true, s.measured.as_ref());
         }
         let bad = window("new", 10.0, 90, 9, 1.0);
         let s = m.score(&[&bad], 3).remove(0);

@@ -270,6 +270,7 @@ impl Detector {
         learned: Option<learned::LearnedScore>,
         out: &mut Emitter<DetectorOut>,
     ) {
+        let measured = learned.as_ref().and_then(|l| l.measured);
         let base = self.baseline.score(w);
         let warming = base.warming_up;
         let mut fused = ModelScore {
@@ -291,7 +292,7 @@ impl Detector {
         let normal = !st.firing && score < 0.5;
         self.baseline.learn(w, normal);
         if let Some(l) = self.learned.as_mut() {
-            l.learn(w, normal);
+            l.learn(w, normal, measured.as_ref());
         }
         let health = 1.0 - score;
         out.emit(DetectorOut::Score(AnomalyScore {
