@@ -86,13 +86,8 @@ enum Cmd {
     /// Approve or deny actions waiting for a person (destructive strategies), or list them.
     /// The same decisions can be made over HTTP on the actuator's approval endpoint.
     Approvals {
-        /// Incident store: postgres://… or sqlite://FILE.
-        #[arg(
-            long,
-            env = "HOMEOSTAT__ACTUATOR__DATABASE_URL",
-            default_value = "sqlite://homeostat-demo.sqlite"
-        )]
-        db: String,
+        #[command(flatten)]
+        store: Store,
         /// Who decides (recorded on the incident's timeline).
         #[arg(long, default_value = "cli")]
         by: String,
@@ -102,13 +97,8 @@ enum Cmd {
     /// Show or flip the kill switch: when on, the actuator takes no action at all (incidents are
     /// still recorded). Read by the actuator before every decision.
     KillSwitch {
-        /// Incident store: postgres://… or sqlite://FILE.
-        #[arg(
-            long,
-            env = "HOMEOSTAT__ACTUATOR__DATABASE_URL",
-            default_value = "sqlite://homeostat-demo.sqlite"
-        )]
-        db: String,
+        #[command(flatten)]
+        store: Store,
         /// Who flips it (recorded).
         #[arg(long, default_value = "cli")]
         by: String,
@@ -118,13 +108,8 @@ enum Cmd {
     },
     /// List incidents, newest first.
     Incidents {
-        /// Incident store: postgres://… or sqlite://FILE.
-        #[arg(
-            long,
-            env = "HOMEOSTAT__ACTUATOR__DATABASE_URL",
-            default_value = "sqlite://homeostat-demo.sqlite"
-        )]
-        db: String,
+        #[command(flatten)]
+        store: Store,
         /// Most rows to show.
         #[arg(long, default_value_t = 50)]
         limit: i64,
@@ -149,6 +134,18 @@ enum Cmd {
         #[arg(long, env = "HOMEOSTAT__KAFKA__TOPIC_PREFIX", default_value = "")]
         prefix: String,
     },
+}
+
+/// Where the incident store is (the same setting the actuator reads).
+#[derive(clap::Args)]
+struct Store {
+    /// Incident store: postgres://… or sqlite://FILE.
+    #[arg(
+        long = "db",
+        env = "HOMEOSTAT__ACTUATOR__DATABASE_URL",
+        default_value = "sqlite://homeostat-demo.sqlite"
+    )]
+    url: String,
 }
 
 #[derive(Subcommand)]
@@ -330,9 +327,9 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{json}");
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Approvals { db, by, what } => {
+        Cmd::Approvals { store, by, what } => {
             use homeostat_actuator::approvals;
-            let pool = homeostat_actuator::store::connect(&db).await?;
+            let pool = homeostat_actuator::store::connect(&store.url).await?;
             let (id, approve) = match what.unwrap_or(ApprovalCmd::List) {
                 ApprovalCmd::List => {
                     let p = approvals::pending(&pool).await?;
@@ -363,8 +360,8 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         }
-        Cmd::KillSwitch { db, by, state } => {
-            let pool = homeostat_actuator::store::connect(&db).await?;
+        Cmd::KillSwitch { store, by, state } => {
+            let pool = homeostat_actuator::store::connect(&store.url).await?;
             if let Some(s) = state {
                 homeostat_actuator::store::set_kill_switch(&pool, s == "on", &by, runtime::now_ms()).await?;
             }
@@ -375,8 +372,8 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Incidents { db, limit, json } => {
-            let rows = incidents::list(&db, limit).await?;
+        Cmd::Incidents { store, limit, json } => {
+            let rows = incidents::list(&store.url, limit).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
