@@ -120,11 +120,7 @@ async fn the_actuator_pages_people_for_an_unclear_anomaly_and_ends_the_page_on_r
     use runtime::{Emitter, Stage, StageContext};
 
     let (_am, base, dir) = start("actuator");
-    let config = runtime::config::Config::from_process(None).expect("defaults");
-    let mut cfg: ActuatorConfig = config.section("actuator").expect("actuator section");
-    cfg.database_url = format!("sqlite://{}", dir.join("store.sqlite").display());
-    cfg.influx.enabled = false;
-    cfg.mode = ActionMode::Execute;
+    let mut cfg: ActuatorConfig = common::actuator_config("alertmanager", ActionMode::Execute);
     cfg.alertmanager_url = base.clone();
     let mut a = Actuator::connect(cfg, &StageContext::new("actuator"))
         .await

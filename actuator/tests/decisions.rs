@@ -3,6 +3,8 @@
 //! sparse data; one action per service per cooldown. In dry-run nothing is withheld: the reason
 //! says what the envelope would have done.
 
+mod common;
+
 use homeostat_actuator::{Actuator, ActuatorConfig, ActuatorIn, ActuatorOut, approvals, store};
 use homeostat_schemas::{ActionMode, AnomalyScore, Contribution, FeatureWindow};
 use runtime::{Emitter, Stage, StageContext};
@@ -56,13 +58,7 @@ fn anomaly(svc: &str, t: i64, alerting: bool, feature: &str) -> ActuatorIn {
 }
 
 async fn actuator(mode: ActionMode, name: &str) -> (Actuator, sqlx::AnyPool) {
-    let config = runtime::config::Config::from_process(None).expect("defaults");
-    let mut cfg: ActuatorConfig = config.section("actuator").expect("actuator section");
-    let path = std::env::temp_dir().join(format!("homeostat-decisions-{name}-{}.sqlite", std::process::id()));
-    let _ = std::fs::remove_file(&path);
-    cfg.database_url = format!("sqlite://{}", path.display());
-    cfg.influx.enabled = false;
-    cfg.mode = mode;
+    let cfg: ActuatorConfig = common::actuator_config(&format!("decisions-{name}"), mode);
     let a = Actuator::connect(cfg.clone(), &StageContext::new("actuator"))
         .await
         .expect("actuator");

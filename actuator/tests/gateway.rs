@@ -57,11 +57,7 @@ async fn rig(name: &str) -> Rig {
 }
 
 async fn actuator(rig: &Rig) -> (Actuator, ActuatorConfig) {
-    let config = runtime::config::Config::from_process(None).expect("defaults");
-    let mut acfg: ActuatorConfig = config.section("actuator").expect("actuator section");
-    acfg.database_url = format!("sqlite://{}", rig.h.dir.join("store.sqlite").display());
-    acfg.influx.enabled = false;
-    acfg.mode = ActionMode::Execute;
+    let mut acfg: ActuatorConfig = common::actuator_config(&format!("gateway-{}", rig.h.front), ActionMode::Execute);
     acfg.haproxy.socket = format!("127.0.0.1:{}", rig.h.admin);
     acfg.haproxy.backends.insert("shop".into(), "app".into());
     let a = Actuator::connect(acfg.clone(), &StageContext::new("actuator"))

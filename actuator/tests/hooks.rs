@@ -138,13 +138,7 @@ async fn the_actuator_restarts_through_a_webhook_once_a_person_approves() {
         }
     });
 
-    let config = runtime::config::Config::from_process(None).expect("defaults");
-    let mut cfg: ActuatorConfig = config.section("actuator").expect("actuator section");
-    let path = std::env::temp_dir().join(format!("homeostat-hooks-{}.sqlite", std::process::id()));
-    let _ = std::fs::remove_file(&path);
-    cfg.database_url = format!("sqlite://{}", path.display());
-    cfg.influx.enabled = false;
-    cfg.mode = ActionMode::Execute;
+    let mut cfg: ActuatorConfig = common::actuator_config("hooks", ActionMode::Execute);
     cfg.hooks.webhook_allow = vec![format!("http://127.0.0.1:{port}/hooks/")];
     cfg.hooks.timeout_s = 2;
     cfg.hooks.run.insert(
@@ -212,5 +206,4 @@ async fn the_actuator_restarts_through_a_webhook_once_a_person_approves() {
         .await
         .expect("action");
     assert_eq!(row.try_get::<String, _>("status").expect("status"), "succeeded");
-    let _ = std::fs::remove_file(&path);
 }
