@@ -116,7 +116,7 @@ async fn an_escalation_reaches_alertmanager_with_its_explanation() {
 #[tokio::test]
 async fn the_actuator_pages_people_for_an_unclear_anomaly_and_ends_the_page_on_resolution() {
     use homeostat_actuator::{Actuator, ActuatorConfig, ActuatorIn};
-    use homeostat_schemas::{ActionMode, AnomalyScore, FeatureWindow};
+    use homeostat_schemas::{ActionMode, AnomalyScore};
     use runtime::{Emitter, Stage, StageContext};
 
     let (_am, base, dir) = start("actuator");
@@ -140,20 +140,7 @@ async fn the_actuator_pages_people_for_an_unclear_anomaly_and_ends_the_page_on_r
             top_features: Vec::new(),
         })
     };
-    let mut batch: Vec<ActuatorIn> = (0..8)
-        .map(|k| {
-            ActuatorIn::Features(FeatureWindow {
-                schema_version: 1,
-                id: format!("w-{k}"),
-                event_time: k * 10_000,
-                service_id: "ledger".into(),
-                window_start: k * 10_000 - 60_000,
-                event_count: 100,
-                late_events: 0,
-                features: Default::default(),
-            })
-        })
-        .collect();
+    let mut batch: Vec<ActuatorIn> = (0..8).map(|k| common::window_of("ledger", k * 10_000, &[])).collect();
     // Alertmanager may still be starting: retry the first decision's page through the test.
     for _ in 0..50 {
         if reqwest::Client::new()

@@ -6,34 +6,20 @@
 mod common;
 
 use homeostat_actuator::{Actuator, ActuatorConfig, ActuatorIn, ActuatorOut, approvals, store};
-use homeostat_schemas::{ActionMode, AnomalyScore, Contribution, FeatureWindow};
+use homeostat_schemas::{ActionMode, AnomalyScore, Contribution};
 use runtime::{Emitter, Stage, StageContext};
 use sqlx::Row;
 
-/// A feature window of `svc` at `t` with 100 events and the given features.
-fn window_of(svc: &str, t: i64, features: &[(&str, f64)]) -> ActuatorIn {
-    ActuatorIn::Features(FeatureWindow {
-        schema_version: 1,
-        id: format!("w-{svc}-{t}"),
-        event_time: t,
-        service_id: svc.into(),
-        window_start: t - 60_000,
-        event_count: 100,
-        late_events: 0,
-        features: features.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
-    })
-}
-
 fn window(svc: &str, t: i64) -> ActuatorIn {
-    window_of(svc, t, &[])
+    common::window_of(svc, t, &[])
 }
 
 fn window_with(svc: &str, t: i64, p99: f64) -> ActuatorIn {
-    window_of(svc, t, &[("latency_p99_ms", p99)])
+    common::window_of(svc, t, &[("latency_p99_ms", p99)])
 }
 
 fn errors(svc: &str, t: i64, rate: f64) -> ActuatorIn {
-    window_of(svc, t, &[("error_rate", rate)])
+    common::window_of(svc, t, &[("error_rate", rate)])
 }
 
 fn anomaly(svc: &str, t: i64, alerting: bool, feature: &str) -> ActuatorIn {

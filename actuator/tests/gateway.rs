@@ -8,27 +8,17 @@
 mod common;
 use common::{backend, get};
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use homeostat_actuator::haproxy::ServerState;
 use homeostat_actuator::{Actuator, ActuatorConfig, ActuatorIn, store};
-use homeostat_schemas::{ActionMode, AnomalyScore, Contribution, FeatureWindow};
+use homeostat_schemas::{ActionMode, AnomalyScore, Contribution};
 use runtime::{Emitter, Stage, StageContext};
 use sqlx::Row;
 
 fn errors(t: i64, rate: f64) -> ActuatorIn {
-    ActuatorIn::Features(FeatureWindow {
-        schema_version: 1,
-        id: format!("w-{t}"),
-        event_time: t,
-        service_id: "shop".into(),
-        window_start: t - 60_000,
-        event_count: 100,
-        late_events: 0,
-        features: BTreeMap::from([("error_rate".to_owned(), rate)]),
-    })
+    common::window_of("shop", t, &[("error_rate", rate)])
 }
 
 struct Rig {

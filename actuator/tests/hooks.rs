@@ -114,7 +114,7 @@ async fn commands_run_only_if_allowed_and_without_a_shell() {
 #[tokio::test]
 async fn the_actuator_restarts_through_a_webhook_once_a_person_approves() {
     use homeostat_actuator::{Actuator, ActuatorConfig, ActuatorIn, approvals, store};
-    use homeostat_schemas::{ActionMode, AnomalyScore, Contribution, FeatureWindow};
+    use homeostat_schemas::{ActionMode, AnomalyScore, Contribution};
     use runtime::{Emitter, Stage, StageContext};
     use sqlx::Row;
     use std::sync::{Arc, Mutex};
@@ -151,20 +151,7 @@ async fn the_actuator_restarts_through_a_webhook_once_a_person_approves() {
     let mut a = Actuator::connect(cfg.clone(), &StageContext::new("actuator"))
         .await
         .expect("actuator");
-    let mut batch: Vec<ActuatorIn> = (0..8)
-        .map(|k| {
-            ActuatorIn::Features(FeatureWindow {
-                schema_version: 1,
-                id: format!("w-{k}"),
-                event_time: k * 10_000,
-                service_id: "payments".into(),
-                window_start: k * 10_000 - 60_000,
-                event_count: 100,
-                late_events: 0,
-                features: Default::default(),
-            })
-        })
-        .collect();
+    let mut batch: Vec<ActuatorIn> = (0..8).map(|k| common::window_of("payments", k * 10_000, &[])).collect();
     batch.push(ActuatorIn::Anomaly(AnomalyScore {
         schema_version: 1,
         id: "a-1".into(),

@@ -166,3 +166,17 @@ pub fn actuator_config(name: &str, mode: homeostat_schemas::ActionMode) -> homeo
     cfg.mode = mode;
     cfg
 }
+
+/// A feature window of `svc` at `t` (ms) with 100 events and the given features.
+pub fn window_of(svc: &str, t: i64, features: &[(&str, f64)]) -> homeostat_actuator::ActuatorIn {
+    homeostat_actuator::ActuatorIn::Features(homeostat_schemas::FeatureWindow {
+        schema_version: 1,
+        id: format!("w-{svc}-{t}"),
+        event_time: t,
+        service_id: svc.into(),
+        window_start: t - 60_000,
+        event_count: 100,
+        late_events: 0,
+        features: features.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
+    })
+}
