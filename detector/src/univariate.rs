@@ -320,7 +320,9 @@ impl Univariate {
         }
         // The forest: how easily is the recent shape of the series isolated from its past shapes?
         let mut embedding = None;
-        if warm && self.cfg.embed > 0 && self.values.len() >= self.cfg.embed {
+        // Only when the forest signal takes part: otherwise growing it is wasted work.
+        let forest_on = self.cfg.signals & (1 << 5) != 0;
+        if forest_on && warm && self.cfg.embed > 0 && self.values.len() >= self.cfg.embed {
             let (m, sc) = (self.level.median, self.level.scale);
             let mut e: Vec<f32> = self
                 .values
