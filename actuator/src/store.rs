@@ -11,6 +11,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_strategy_outcomes.sql")),
     (3, include_str!("../migrations/0003_views.sql")),
     (4, include_str!("../migrations/0004_switches.sql")),
+    (5, include_str!("../migrations/0005_event_order.sql")),
 ];
 
 /// A store error. Handling: retry with backoff (the runner does, on `StageError::Transient`).
@@ -183,12 +184,16 @@ pub async fn add_event(
     kind: &str,
     detail: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO incident_events (id, incident_id, event_time, kind, detail) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
+    let recorded_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64);
+    sqlx::query("INSERT INTO incident_events (id, incident_id, event_time, kind, detail, recorded_us) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING")
         .bind(id)
         .bind(incident_id)
         .bind(t)
         .bind(kind)
         .bind(detail)
+        .bind(recorded_us)
         .execute(pool)
         .await?;
     Ok(())

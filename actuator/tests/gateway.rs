@@ -123,7 +123,7 @@ async fn a_failing_backend_is_drained_verified_and_restored_once_healthy() {
     // The whole timeline is in the store.
     let pool = store::connect(&acfg.database_url).await.expect("store");
     let timeline: Vec<(String, String)> =
-        sqlx::query("SELECT kind, detail FROM incident_events ORDER BY event_time, id")
+        sqlx::query("SELECT kind, detail FROM incident_events ORDER BY event_time, recorded_us")
             .fetch_all(&pool)
             .await
             .expect("timeline")
