@@ -82,6 +82,9 @@ impl Actuator {
 
     /// Decide, record and (if allowed) publish one remedy for an open incident. `follow_up`: it
     /// replaces a remedy just rolled back, so the per-service cooldown does not hold it back.
+    /// For a service behind the gateway, the remedy is proposed on the backend's live state first:
+    /// one whose precondition does not hold is recorded as skipped, with the reason, and the next
+    /// candidate is tried.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn act(
         &mut self,
@@ -94,7 +97,101 @@ impl Actuator {
         follow_up: bool,
         out: &mut Emitter<ActuatorOut>,
     ) -> Result<(), StageError> {
+        let mut strategy = strategy;
+        let mut summary = summary.to_owned();
+        loop {
+            let now = self.indicators.get(service).copied().unwrap_or_default();
+            let proposal = match &self.gateway {
+                Some(g) if g.handles(service, strategy) => Some(g.propose(service, strategy, now).await),
+                _ => None,
+            };
+            let proposal = match proposal {
+                Some(Err(why)) => {
+                    self.skip(id, service, kind, strategy, t, &why).await?;
+                    let tried = self.tried.get(id).cloned().unwrap_or_default();
+                    let Some(next) = self.choose(id, kind, &tried).await? else {
+                        return Ok(());
+                    };
+                    summary = format!("{} does not apply", strategy.as_str());
+                    strategy = next;
+                    continue;
+                }
+                Some(Ok(p)) => Some(p),
+                None => None,
+            };
+            return self
+                .act_on(id, service, kind, strategy, proposal, t, &summary, follow_up, out)
+                .await;
+        }
+    }
+
+    /// Record a remedy that does not apply now, and why.
+    async fn skip(
+        &mut self,
+        id: &str,
+        service: &str,
+        kind: IncidentKind,
+        strategy: homeostat_schemas::Strategy,
+        t: i64,
+        why: &str,
+    ) -> Result<(), StageError> {
         let plan = policy::plan_for(strategy);
+        let action_id = stable_id("act", &[id.as_bytes(), plan.strategy.as_str().as_bytes()]);
+        self.tried.entry(id.to_owned()).or_default().push(strategy);
+        store::insert_action(
+            &self.pool,
+            &store::NewAction {
+                id: &action_id,
+                incident_id: id,
+                service_id: service,
+                strategy: strategy.as_str(),
+                mode: self.cfg.mode.as_str(),
+                status: "skipped",
+                target: service,
+                parameters: "{}",
+                rollback_plan: plan.rollback_plan,
+                reason: &format!("{}: {why}", kind.as_str()),
+                decided_at: t,
+            },
+        )
+        .await
+        .map_err(transient)?;
+        store::add_event(&self.pool, &format!("{action_id}-skipped"), id, t, "skipped", why)
+            .await
+            .map_err(transient)?;
+        tracing::info!(service, incident = %id, strategy = strategy.as_str(), %why, "remedy skipped");
+        Ok(())
+    }
+
+    /// Decide, record and (if allowed) publish or carry out `strategy` (with its proposal on the
+    /// gateway's live state, when there is one).
+    #[allow(clippy::too_many_arguments)]
+    async fn act_on(
+        &mut self,
+        id: &str,
+        service: &str,
+        kind: IncidentKind,
+        strategy: homeostat_schemas::Strategy,
+        live: Option<crate::gateway::Proposal>,
+        t: i64,
+        summary: &str,
+        follow_up: bool,
+        out: &mut Emitter<ActuatorOut>,
+    ) -> Result<(), StageError> {
+        let mut plan = policy::plan_for(strategy);
+        let mut rollback_plan = plan.rollback_plan.to_owned();
+        if let Some(p) = &live {
+            // The typed remedy and its undo, as decided on the live state.
+            if let Ok(serde_json::Value::Object(m)) = serde_json::to_value(&p.remedy) {
+                plan.parameters.extend(m);
+            }
+            if !p.evidence.is_empty() {
+                plan.parameters.insert("evidence".into(), serde_json::json!(p.evidence));
+            }
+            if let Some(u) = &p.undo {
+                rollback_plan = format!("{rollback_plan}: {}", serde_json::to_string(u).unwrap_or_default());
+            }
+        }
         let action_id = stable_id("act", &[id.as_bytes(), plan.strategy.as_str().as_bytes()]);
         let mode_name = self.cfg.mode.as_str();
         // The safety envelope judges the action. In dry-run nothing changes anyway: the action is
@@ -105,10 +202,7 @@ impl Actuator {
             .map(|q| q.iter().copied().collect())
             .unwrap_or_default();
         // Behind HAProxy the blast radius counts real instances, including those already out.
-        let (instances, instances_total) = match &self.gateway {
-            Some(g) => g.instances(service).await.unwrap_or((1, 1)),
-            None => (1, 1),
-        };
+        let (instances, instances_total) = live.as_ref().map_or((1, 1), |p| (p.instances, p.instances_total));
         let proposal = safety::Proposal {
             service,
             strategy: plan.strategy,
@@ -134,7 +228,7 @@ impl Actuator {
         let in_process = publish && self.cfg.mode == ActionMode::Execute && self.executes(service, plan.strategy);
         if publish && !dry {
             self.envelope.record(&proposal);
-            self.watch(&action_id, id, service, plan.strategy, kind, t, plan.rollback_plan);
+            self.watch(&action_id, id, service, plan.strategy, kind, t, &rollback_plan);
         }
         self.tried.entry(id.to_owned()).or_default().push(plan.strategy);
         let reason = format!("{}: {summary}{note}", kind.as_str());
@@ -150,7 +244,7 @@ impl Actuator {
                 status,
                 target: service,
                 parameters: &params,
-                rollback_plan: plan.rollback_plan,
+                rollback_plan: &rollback_plan,
                 reason: &reason,
                 decided_at: t,
             },
@@ -199,7 +293,7 @@ impl Actuator {
         }
         if in_process {
             return self
-                .execute_here(&action_id, id, service, plan.strategy, &reason, t)
+                .execute_here(&action_id, id, service, plan.strategy, live, &reason, t)
                 .await;
         }
         if publish {
@@ -213,7 +307,7 @@ impl Actuator {
                 target: service.to_owned(),
                 parameters: plan.parameters,
                 mode: self.cfg.mode,
-                rollback_plan: plan.rollback_plan.to_owned(),
+                rollback_plan,
                 verification_window_s: self.cfg.verification_window_s,
                 reason,
             }));
@@ -227,18 +321,30 @@ impl Actuator {
     }
 
     /// Carry out an action in-process and record the result (a failed one is not verified).
+    /// A gateway remedy approved earlier is proposed again on the state at execution time.
+    #[allow(clippy::too_many_arguments)]
     async fn execute_here(
         &mut self,
         action_id: &str,
         incident_id: &str,
         service: &str,
         strategy: homeostat_schemas::Strategy,
+        proposal: Option<crate::gateway::Proposal>,
         reason: &str,
         t: i64,
     ) -> Result<(), StageError> {
+        let now = self.indicators.get(service).copied().unwrap_or_default();
         let (executor, outcome) = match self.gateway.as_mut() {
             Some(g) if g.handles(service, strategy) => {
-                ("haproxy", g.execute(action_id, incident_id, service, strategy).await)
+                let p = match proposal {
+                    Some(p) => Ok(p),
+                    None => g.propose(service, strategy, now).await,
+                };
+                let done = match p {
+                    Ok(p) => g.execute(action_id, incident_id, service, p).await,
+                    Err(e) => Err(e),
+                };
+                ("haproxy", done)
             }
             _ => {
                 let action = serde_json::json!({
@@ -447,7 +553,7 @@ impl Actuator {
                 &a.rollback_plan,
             );
             if self.cfg.mode == ActionMode::Execute && self.executes(&a.service_id, strategy) {
-                self.execute_here(&a.id, &a.incident_id, &a.service_id, strategy, &a.reason, t)
+                self.execute_here(&a.id, &a.incident_id, &a.service_id, strategy, None, &a.reason, t)
                     .await?;
                 continue;
             }

@@ -1,20 +1,26 @@
 //! The actuator's own executor for services behind HAProxy (`[actuator.haproxy]`): in `execute`
-//! mode it carries out the traffic remedies itself through the runtime API, keeps what it changed
-//! so the undo is exact, and puts a drained server back into rotation once it answers again.
+//! mode it carries out the traffic remedies itself through the runtime API, as typed remedies
+//! ([`crate::remedy`]) proposed on the backend's live state:
 //!
-//! - circuit breaker: drain the server with the most 5xx responses;
-//! - gradual traffic shift: halve that server's weight;
-//! - undo: the server's recorded state and weight;
-//! - restore: after a remedy was verified, the drained server is probed over HTTP every tick;
-//!   after `restore_after_probes` good answers in a row it is made ready again.
+//! - the faulty server is the ready primary that stands out over the last minute: the highest
+//!   share of 5xx responses (at least twice any other's), or else the slowest average response
+//!   time (at least twice the others' median and 50 ms);
+//! - circuit breaker: drain it; gradual traffic shift: halve its weight; load-balancer
+//!   reconfiguration: double the healthy servers' weights and give it weight 1; routing-table
+//!   update: drain it and enable the backup servers that were out of rotation;
+//! - each remedy's precondition is checked on that state (a remedy that does not apply is skipped
+//!   with the reason and the next candidate is tried), and its undo is computed before it runs;
+//! - a remedy that failed verification is undone exactly; one that worked stays until its faulty
+//!   servers answer `restore_after_probes` HTTP health probes in a row, then it is undone too.
 
-use std::collections::HashMap;
-use std::time::Duration;
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
 
 use homeostat_schemas::Strategy;
 use serde::Deserialize;
 
-use crate::haproxy::{Runtime, ServerState, Socket};
+use crate::haproxy::{Runtime, Server, ServerState, Socket};
+use crate::remedy::{self, Remedy};
 
 /// `[actuator.haproxy]` configuration.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -28,8 +34,29 @@ pub struct GatewayConfig {
     pub restore_after_probes: u32,
 }
 
+/// How far back "recent" responses go when looking for the faulty server.
+const RECENT: Duration = Duration::from_secs(60);
+
+/// A remedy proposed on a backend's live state.
+#[derive(Debug, Clone)]
+pub struct Proposal {
+    /// The typed action.
+    pub remedy: Remedy,
+    /// Its undo, computed from the state before it runs (`None`: nothing to undo).
+    pub undo: Option<Remedy>,
+    /// What singled out the faulty server, e.g. `b2: 60 of 182 recent responses 5xx`.
+    pub evidence: String,
+    /// Primaries out of rotation now, plus those the remedy takes out.
+    pub instances: usize,
+    /// Primaries the service has.
+    pub instances_total: usize,
+    backend: String,
+    addresses: HashMap<String, String>,
+    before: HashMap<String, ServerState>,
+}
+
 /// What an executed remedy changed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Applied {
     /// Service.
     pub service: String,
@@ -37,19 +64,19 @@ pub struct Applied {
     pub incident_id: String,
     /// Backend.
     pub backend: String,
-    /// Server changed.
-    pub server: String,
-    /// Its state before.
-    pub state: ServerState,
-    /// Its weight before.
-    pub weight: u32,
-    /// Its address, for health probes.
-    pub address: String,
+    /// What was done.
+    pub remedy: Remedy,
+    /// How to undo it.
+    pub undo: Option<Remedy>,
+    /// Faulty servers and their addresses, probed before a verified remedy is undone.
+    probes: Vec<(String, String)>,
+    /// Each server's state before, so an undo puts a server taken back out exactly as it was.
+    before: HashMap<String, ServerState>,
 }
 
-/// A server waiting to be restored.
+/// A verified remedy waiting for its faulty servers to be healthy again.
 #[derive(Debug, Clone)]
-struct Draining {
+struct Waiting {
     applied: Applied,
     good: u32,
 }
@@ -59,8 +86,62 @@ pub struct Gateway {
     cfg: GatewayConfig,
     rt: Runtime,
     applied: HashMap<String, Applied>,
-    draining: Vec<Draining>,
+    waiting: Vec<Waiting>,
+    history: HashMap<String, VecDeque<(Instant, Vec<Server>)>>,
     client: reqwest::Client,
+}
+
+/// The faulty server among `now`'s ready primaries, judged on the responses since `base`.
+fn faulty(now: &[Server], base: Option<&[Server]>) -> Option<(String, String)> {
+    let since = |s: &Server| {
+        let b = base.and_then(|b| b.iter().find(|x| x.name == s.name));
+        (
+            s.errors_5xx.saturating_sub(b.map_or(0, |b| b.errors_5xx)),
+            s.sessions.saturating_sub(b.map_or(0, |b| b.sessions)),
+        )
+    };
+    let ready: Vec<&Server> = now
+        .iter()
+        .filter(|s| !s.backup && s.state == ServerState::Ready)
+        .collect();
+    if ready.len() < 2 {
+        return None;
+    }
+    let share = |s: &Server| {
+        let (e, n) = since(s);
+        e as f64 / n.max(1) as f64
+    };
+    let worst = ready.iter().copied().max_by(|a, b| share(a).total_cmp(&share(b)))?;
+    let (e, n) = since(worst);
+    let others = ready
+        .iter()
+        .filter(|s| s.name != worst.name)
+        .map(|s| share(s))
+        .fold(0.0, f64::max);
+    if e > 0 && share(worst) >= 2.0 * others {
+        return Some((
+            worst.name.clone(),
+            format!("{}: {e} of {n} recent responses 5xx", worst.name),
+        ));
+    }
+    let slowest = ready.iter().copied().max_by_key(|s| s.rtime_ms)?;
+    let mut rest: Vec<u64> = ready
+        .iter()
+        .filter(|s| s.name != slowest.name)
+        .map(|s| s.rtime_ms)
+        .collect();
+    rest.sort_unstable();
+    let median = rest[rest.len() / 2];
+    if slowest.rtime_ms >= 50 && slowest.rtime_ms >= 2 * median {
+        return Some((
+            slowest.name.clone(),
+            format!(
+                "{}: {} ms average response time, others {median} ms",
+                slowest.name, slowest.rtime_ms
+            ),
+        ));
+    }
+    None
 }
 
 impl Gateway {
@@ -73,7 +154,8 @@ impl Gateway {
             rt: Runtime::new(Socket::parse(&cfg.socket), Duration::from_secs(2)),
             cfg,
             applied: HashMap::new(),
-            draining: Vec::new(),
+            waiting: Vec::new(),
+            history: HashMap::new(),
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(2))
                 .build()
@@ -81,88 +163,209 @@ impl Gateway {
         })
     }
 
+    /// Is `service` behind the gateway?
+    pub fn serves(&self, service: &str) -> bool {
+        self.cfg.backends.contains_key(service)
+    }
+
     /// Does this executor carry out `strategy` for `service`?
     pub fn handles(&self, service: &str, strategy: Strategy) -> bool {
-        self.cfg.backends.contains_key(service)
+        self.serves(service)
             && matches!(
                 strategy,
-                Strategy::CircuitBreakerActivation | Strategy::GradualTrafficShift
+                Strategy::CircuitBreakerActivation
+                    | Strategy::GradualTrafficShift
+                    | Strategy::LoadBalancerReconfiguration
+                    | Strategy::RoutingTableUpdate
             )
     }
 
-    /// For a service behind HAProxy: (instances an action would have out of rotation at once,
-    /// counting the ones already out, and the instances the service has).
-    pub async fn instances(&self, service: &str) -> Option<(usize, usize)> {
-        let backend = self.cfg.backends.get(service)?;
-        let servers = self.rt.servers(backend).await.ok()?;
-        let out = servers.iter().filter(|s| s.state != ServerState::Ready).count();
-        Some((out + 1, servers.len()))
+    /// Sample every backend's counters (each tick), so "recent" responses can be told from old.
+    pub async fn observe(&mut self) {
+        let now = Instant::now();
+        let backends: Vec<String> = self.cfg.backends.values().cloned().collect();
+        for b in backends {
+            if let Ok(servers) = self.rt.servers(&b).await {
+                let h = self.history.entry(b).or_default();
+                h.push_back((now, servers));
+                while h.front().is_some_and(|(t, _)| now.duration_since(*t) > RECENT) {
+                    h.pop_front();
+                }
+            }
+        }
     }
 
-    /// Carry out an action; the detail for the record.
-    pub async fn execute(
-        &mut self,
-        action_id: &str,
-        incident_id: &str,
+    /// Propose `strategy` for `service` on the backend's live state: the typed remedy with its
+    /// undo, or why it does not apply.
+    pub async fn propose(
+        &self,
         service: &str,
         strategy: Strategy,
-    ) -> Result<String, String> {
+        now: remedy::Indicators,
+    ) -> Result<Proposal, String> {
         let backend = self
             .cfg
             .backends
             .get(service)
             .cloned()
-            .ok_or_else(|| format!("no backend for {service}"))?;
+            .ok_or_else(|| format!("{service} is not behind the gateway"))?;
         let servers = self.rt.servers(&backend).await.map_err(|e| e.to_string())?;
-        let ready = servers.iter().filter(|s| s.state == ServerState::Ready).count();
-        let worst = servers
-            .iter()
-            .filter(|s| s.state == ServerState::Ready && s.errors_5xx > 0)
-            .max_by_key(|s| s.errors_5xx)
-            .ok_or_else(|| format!("no server of {backend} stands out with 5xx responses"))?;
-        if ready < 2 {
-            return Err(format!("{backend} has no other ready server to take the traffic"));
-        }
-        let address = self
+        let base = self
+            .history
+            .get(&backend)
+            .and_then(|h| h.front())
+            .map(|(_, s)| s.as_slice());
+        let (worst, evidence) = faulty(&servers, base).unzip();
+        let ctx = remedy::Context {
+            service: service.to_owned(),
+            instances: servers
+                .iter()
+                .map(|s| remedy::Instance {
+                    name: s.name.clone(),
+                    healthy: s.state == ServerState::Ready && worst.as_ref() != Some(&s.name),
+                    ready: s.state == ServerState::Ready,
+                    weight: s.weight,
+                    backup: s.backup,
+                })
+                .collect(),
+            now,
+            ..Default::default()
+        };
+        let remedy = remedy::propose(strategy, &ctx).map_err(|e| e.to_string())?;
+        let undo = remedy.rollback(&ctx);
+        let addresses = self
             .rt
             .addresses(&backend)
             .await
             .map_err(|e| e.to_string())?
             .into_iter()
-            .find(|(n, _)| *n == worst.name)
-            .map(|(_, a)| a)
-            .unwrap_or_default();
-        let detail = match strategy {
-            Strategy::CircuitBreakerActivation => {
-                self.rt
-                    .set_state(&backend, &worst.name, ServerState::Drain)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                format!("drained {backend}/{} ({} 5xx responses)", worst.name, worst.errors_5xx)
+            .collect();
+        let primaries = servers.iter().filter(|s| !s.backup);
+        let out = primaries.clone().filter(|s| s.state != ServerState::Ready).count();
+        let takes = remedy.takes_out();
+        Ok(Proposal {
+            instances: if takes == 0 { 0 } else { out + takes },
+            instances_total: primaries.count(),
+            undo,
+            remedy,
+            evidence: evidence.unwrap_or_default(),
+            backend,
+            addresses,
+            before: servers.iter().map(|s| (s.name.clone(), s.state)).collect(),
+        })
+    }
+
+    /// Carry out a proposed remedy; the detail for the record.
+    pub async fn execute(
+        &mut self,
+        action_id: &str,
+        incident_id: &str,
+        service: &str,
+        p: Proposal,
+    ) -> Result<String, String> {
+        let detail = match self.apply(&p.backend, &p.remedy, &p.before).await {
+            Ok(d) => d,
+            Err(e) => {
+                // Whatever part of it was done is put back.
+                if let Some(u) = &p.undo {
+                    let _ = self.apply(&p.backend, u, &p.before).await;
+                }
+                return Err(e);
             }
-            Strategy::GradualTrafficShift => {
-                let to = worst.weight / 2;
-                self.rt
-                    .set_weight(&backend, &worst.name, to)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                format!("weight of {backend}/{} {} → {to}", worst.name, worst.weight)
-            }
-            other => return Err(format!("{} is not a gateway action", other.as_str())),
         };
+        let probes = p
+            .remedy
+            .faulty()
+            .into_iter()
+            .map(|n| {
+                let a = p.addresses.get(&n).cloned().unwrap_or_default();
+                (n, a)
+            })
+            .collect();
         self.applied.insert(
             action_id.to_owned(),
             Applied {
                 service: service.to_owned(),
                 incident_id: incident_id.to_owned(),
-                backend,
-                server: worst.name.clone(),
-                state: worst.state,
-                weight: worst.weight,
-                address,
+                backend: p.backend,
+                remedy: p.remedy,
+                undo: p.undo,
+                probes,
+                before: p.before,
             },
         );
-        Ok(detail)
+        Ok(if p.evidence.is_empty() {
+            detail
+        } else {
+            format!("{detail} ({})", p.evidence)
+        })
+    }
+
+    /// Carry out one typed remedy on `backend` through the runtime API. A server a restore takes
+    /// back out of rotation returns to its state in `before` (maintenance or drain).
+    async fn apply(&self, backend: &str, r: &Remedy, before: &HashMap<String, ServerState>) -> Result<String, String> {
+        let e = |e: crate::haproxy::HaproxyError| e.to_string();
+        match r {
+            Remedy::CircuitBreakerActivation { instance, .. } => {
+                self.rt
+                    .set_state(backend, instance, ServerState::Drain)
+                    .await
+                    .map_err(e)?;
+                Ok(format!("drained {backend}/{instance}"))
+            }
+            Remedy::GradualTrafficShift {
+                instance,
+                from_weight,
+                to_weight,
+            } => {
+                self.rt.set_weight(backend, instance, *to_weight).await.map_err(e)?;
+                Ok(format!("weight of {backend}/{instance} {from_weight} → {to_weight}"))
+            }
+            Remedy::LoadBalancerReconfiguration { weights } => {
+                for (s, w) in weights {
+                    self.rt.set_weight(backend, s, *w).await.map_err(e)?;
+                }
+                let list: Vec<String> = weights.iter().map(|(s, w)| format!("{s} {w}")).collect();
+                Ok(format!("weights of {backend}: {}", list.join(", ")))
+            }
+            Remedy::RoutingTableUpdate { enable, drain } => {
+                for s in enable {
+                    self.rt.set_state(backend, s, ServerState::Ready).await.map_err(e)?;
+                }
+                for s in drain {
+                    self.rt.set_state(backend, s, ServerState::Drain).await.map_err(e)?;
+                }
+                Ok(format!(
+                    "routed {backend} to its backups (drained {}; enabled {})",
+                    list_or_none(drain),
+                    list_or_none(enable)
+                ))
+            }
+            Remedy::Restore { ready, drain } => {
+                for s in ready {
+                    self.rt.set_state(backend, s, ServerState::Ready).await.map_err(e)?;
+                }
+                let mut parts: Vec<String> = ready.iter().map(|s| format!("{backend}/{s} ready")).collect();
+                for s in drain {
+                    let to = before
+                        .get(s)
+                        .copied()
+                        .filter(|st| matches!(st, ServerState::Maint | ServerState::Drain))
+                        .unwrap_or(ServerState::Drain);
+                    self.rt.set_state(backend, s, to).await.map_err(e)?;
+                    parts.push(format!(
+                        "{backend}/{s} {}",
+                        if to == ServerState::Maint {
+                            "in maintenance"
+                        } else {
+                            "drained"
+                        }
+                    ));
+                }
+                Ok(parts.join(", "))
+            }
+            other => Err(format!("{other:?} is not a gateway action")),
+        }
     }
 
     /// Did this executor carry out `action_id`?
@@ -170,73 +373,116 @@ impl Gateway {
         self.applied.get(action_id)
     }
 
-    /// Undo an action exactly: the server's recorded state and weight.
+    /// Undo an action exactly, by its undo computed before it ran.
     pub async fn undo(&mut self, action_id: &str) -> Result<String, String> {
         let a = self
             .applied
             .remove(action_id)
             .ok_or_else(|| format!("{action_id} was not carried out here"))?;
-        self.rt
-            .set_weight(&a.backend, &a.server, a.weight)
-            .await
-            .map_err(|e| e.to_string())?;
-        self.rt
-            .set_state(&a.backend, &a.server, a.state)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(format!(
-            "{}/{} back to weight {} and {:?}",
-            a.backend, a.server, a.weight, a.state
-        ))
-    }
-
-    /// The action helped: its server stays out until it is healthy again.
-    pub fn verified(&mut self, action_id: &str) {
-        if let Some(a) = self.applied.remove(action_id) {
-            self.draining.push(Draining { applied: a, good: 0 });
+        match &a.undo {
+            Some(u) => self.apply(&a.backend, u, &a.before).await,
+            None => Ok("nothing to undo".into()),
         }
     }
 
-    /// Probe drained servers; restore those healthy `restore_after_probes` times in a row.
-    /// Returns (incident id, detail) for each restored server.
+    /// The action helped: it stays until its faulty servers are healthy again.
+    pub fn verified(&mut self, action_id: &str) {
+        if let Some(a) = self.applied.remove(action_id)
+            && a.undo.is_some()
+            && !a.probes.is_empty()
+        {
+            self.waiting.push(Waiting { applied: a, good: 0 });
+        }
+    }
+
+    /// Probe the faulty servers of verified remedies; once all of a remedy's answer
+    /// `restore_after_probes` times in a row, undo it. Returns (incident id, detail) for each.
     pub async fn restore_healthy(&mut self) -> Vec<(String, String)> {
         let mut restored = Vec::new();
         let need = self.cfg.restore_after_probes.max(1);
         let mut keep = Vec::new();
-        for mut d in std::mem::take(&mut self.draining) {
-            let ok = !d.applied.address.is_empty()
-                && self
-                    .client
-                    .get(format!("http://{}/", d.applied.address))
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success());
-            d.good = if ok { d.good + 1 } else { 0 };
-            if d.good < need {
-                keep.push(d);
+        for mut w in std::mem::take(&mut self.waiting) {
+            let mut ok = true;
+            for (_, address) in &w.applied.probes {
+                ok &= !address.is_empty()
+                    && self
+                        .client
+                        .get(format!("http://{address}/"))
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status().is_success());
+            }
+            w.good = if ok { w.good + 1 } else { 0 };
+            if w.good < need {
+                keep.push(w);
                 continue;
             }
-            let a = &d.applied;
-            let done = async {
-                self.rt.set_weight(&a.backend, &a.server, a.weight).await?;
-                self.rt.set_state(&a.backend, &a.server, ServerState::Ready).await
-            }
-            .await;
-            match done {
-                Ok(()) => restored.push((
-                    a.incident_id.clone(),
-                    format!(
-                        "{}/{} healthy {need} times in a row: back in rotation",
-                        a.backend, a.server
-                    ),
-                )),
+            let a = &w.applied;
+            let Some(undo) = &a.undo else { continue };
+            match self.apply(&a.backend, undo, &a.before).await {
+                Ok(done) => {
+                    let names: Vec<String> = a.probes.iter().map(|(n, _)| format!("{}/{n}", a.backend)).collect();
+                    restored.push((
+                        a.incident_id.clone(),
+                        format!(
+                            "{} healthy {need} times in a row: back in rotation ({done})",
+                            names.join(", ")
+                        ),
+                    ));
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, server = %a.server, "restoring a server failed; retrying");
-                    keep.push(d);
+                    tracing::warn!(error = %e, service = %a.service, "restoring servers failed; retrying");
+                    keep.push(w);
                 }
             }
         }
-        self.draining = keep;
+        self.waiting = keep;
         restored
+    }
+}
+
+fn list_or_none(v: &[String]) -> String {
+    if v.is_empty() { "none".into() } else { v.join(", ") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn srv(name: &str, e5: u64, n: u64, rtime: u64) -> Server {
+        Server {
+            name: name.into(),
+            state: ServerState::Ready,
+            weight: 1,
+            sessions: n,
+            errors_5xx: e5,
+            backup: false,
+            rtime_ms: rtime,
+        }
+    }
+
+    #[test]
+    fn the_faulty_server_stands_out_by_recent_errors_or_slowness() {
+        let now = [srv("b1", 0, 100, 3), srv("b2", 40, 100, 3), srv("b3", 1, 100, 3)];
+        assert_eq!(faulty(&now, None).map(|f| f.0).as_deref(), Some("b2"));
+        // b2's errors are old: over the last minute b3 fails.
+        let base = [srv("b1", 0, 50, 3), srv("b2", 40, 50, 3), srv("b3", 1, 50, 3)];
+        let now = [srv("b1", 0, 100, 3), srv("b2", 40, 100, 3), srv("b3", 30, 100, 3)];
+        let (name, why) = faulty(&now, Some(&base)).expect("b3");
+        assert_eq!(
+            (name.as_str(), why.as_str()),
+            ("b3", "b3: 29 of 50 recent responses 5xx")
+        );
+        // Every server fails alike: none stands out.
+        let now = [srv("b1", 30, 100, 3), srv("b2", 30, 100, 3), srv("b3", 30, 100, 3)];
+        assert_eq!(faulty(&now, None), None);
+        // No errors, one slow server.
+        let now = [srv("b1", 0, 100, 4), srv("b2", 0, 100, 420), srv("b3", 0, 100, 5)];
+        assert_eq!(
+            faulty(&now, None),
+            Some(("b2".into(), "b2: 420 ms average response time, others 5 ms".into()))
+        );
+        let now = [srv("b1", 0, 100, 4), srv("b2", 0, 100, 7), srv("b3", 0, 100, 5)];
+        assert_eq!(faulty(&now, None), None, "a few ms apart is noise");
     }
 }

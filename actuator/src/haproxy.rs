@@ -78,6 +78,10 @@ pub struct Server {
     pub sessions: u64,
     /// Responses with a 5xx status so far.
     pub errors_5xx: u64,
+    /// A backup server (takes traffic only when no primary can).
+    pub backup: bool,
+    /// Average response time over the last 1024 requests, ms (0 when unknown).
+    pub rtime_ms: u64,
 }
 
 /// A client of one HAProxy runtime API socket.
@@ -151,6 +155,12 @@ impl Runtime {
             return Err(HaproxyError::Unexpected(cmd.into(), header.to_owned()));
         };
         let e5 = col("hrsp_5xx");
+        let (bck, rtime) = (col("bck"), col("rtime"));
+        let num = |k: Option<usize>, f: &[&str]| {
+            k.and_then(|k| f.get(k))
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
         let mut out = Vec::new();
         for l in lines {
             let f: Vec<&str> = l.split(',').collect();
@@ -171,7 +181,9 @@ impl Runtime {
                 state,
                 weight: f[wt].parse().unwrap_or(0),
                 sessions: f[stot].parse().unwrap_or(0),
-                errors_5xx: e5.and_then(|k| f.get(k)).and_then(|v| v.parse().ok()).unwrap_or(0),
+                errors_5xx: num(e5, &f),
+                backup: num(bck, &f) == 1,
+                rtime_ms: num(rtime, &f),
             });
         }
         if out.is_empty() {

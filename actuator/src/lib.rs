@@ -554,6 +554,7 @@ impl Stage for Actuator {
     async fn on_tick(&mut self, now: i64, out: &mut Emitter<ActuatorOut>) -> Result<(), StageError> {
         self.influx.flush().await;
         if let Some(g) = self.gateway.as_mut() {
+            g.observe().await;
             for (incident, detail) in g.restore_healthy().await {
                 store::add_event(
                     &self.pool,

@@ -13,6 +13,8 @@ pub struct Instance {
     pub name: String,
     /// Passing its health checks and not the worst one.
     pub healthy: bool,
+    /// In rotation (administratively ready), as opposed to drained or in maintenance.
+    pub ready: bool,
     /// Current weight.
     pub weight: u32,
     /// A backup server (takes traffic only when routed to).
@@ -64,12 +66,13 @@ impl Context {
         self.instances.iter().filter(|i| !i.backup)
     }
     fn worst(&self) -> Option<&Instance> {
-        self.primaries().find(|i| !i.healthy)
+        self.primaries().find(|i| !i.healthy && i.ready)
     }
 }
 
-/// A typed action.
-#[derive(Debug, Clone, PartialEq)]
+/// A typed action. As JSON (its parameters on `actions.v1`) it is tagged by `remedy`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "remedy", rename_all = "snake_case")]
 pub enum Remedy {
     /// Move traffic off an instance in steps, by lowering its weight.
     GradualTrafficShift {
@@ -111,9 +114,9 @@ pub enum Remedy {
         /// CPU multiplier.
         cpu_factor: f64,
     },
-    /// Route to backup servers (enable them, drain the primaries).
+    /// Route to backup servers (enable them, drain the faulty primaries).
     RoutingTableUpdate {
-        /// Backups enabled.
+        /// Backups enabled (those not already in rotation).
         enable: Vec<String>,
         /// Primaries drained.
         drain: Vec<String>,
@@ -294,22 +297,25 @@ pub fn propose(strategy: Strategy, ctx: &Context) -> Result<Remedy, Precondition
             }
         }
         Strategy::RoutingTableUpdate => {
-            let backups: Vec<String> = ctx
-                .instances
-                .iter()
-                .filter(|i| i.backup)
-                .map(|i| i.name.clone())
-                .collect();
-            if backups.is_empty() {
+            if !ctx.instances.iter().any(|i| i.backup) {
                 return Err(no(strategy, "the service has no backup endpoints"));
             }
+            let drain: Vec<String> = primaries
+                .iter()
+                .filter(|i| !i.healthy && i.ready)
+                .map(|i| i.name.clone())
+                .collect();
+            if drain.is_empty() {
+                return Err(no(strategy, "no primary endpoint stands out as faulty"));
+            }
             Remedy::RoutingTableUpdate {
-                enable: backups,
-                drain: primaries
+                enable: ctx
+                    .instances
                     .iter()
-                    .filter(|i| !i.healthy)
+                    .filter(|i| i.backup && !i.ready)
                     .map(|i| i.name.clone())
                     .collect(),
+                drain,
             }
         }
         Strategy::CacheInvalidation => {
@@ -369,6 +375,27 @@ impl Remedy {
             Remedy::AlertEscalation { .. } => Strategy::AlertEscalation,
             Remedy::Restore { .. } => return None,
         })
+    }
+
+    /// How many instances this remedy takes out of rotation (for the blast radius).
+    pub fn takes_out(&self) -> usize {
+        match self {
+            Remedy::CircuitBreakerActivation { .. } | Remedy::ServiceRestart { .. } => 1,
+            Remedy::RoutingTableUpdate { drain, .. } => drain.len(),
+            _ => 0,
+        }
+    }
+
+    /// The instances a remedy acts on because they are faulty: once it has worked, these are
+    /// probed and, when healthy again, the remedy is undone.
+    pub fn faulty(&self) -> Vec<String> {
+        match self {
+            Remedy::GradualTrafficShift { instance, .. } | Remedy::CircuitBreakerActivation { instance, .. } => {
+                vec![instance.clone()]
+            }
+            Remedy::RoutingTableUpdate { drain, .. } => drain.clone(),
+            _ => Vec::new(),
+        }
     }
 
     /// The action that undoes this one, computed from the state before it runs (`ctx`); `None`
@@ -442,6 +469,7 @@ mod tests {
         Instance {
             name: name.into(),
             healthy,
+            ready: !backup,
             weight,
             backup,
         }

@@ -147,10 +147,13 @@ async fn a_failing_backend_is_drained_verified_and_restored_once_healthy() {
     assert_eq!(event("action"), "circuit_breaker_activation (execute)");
     assert_eq!(
         event("action_result"),
-        "succeeded by haproxy: drained app/b2 (10 5xx responses)"
+        "succeeded by haproxy: drained app/b2 (b2: 10 of 10 recent responses 5xx)"
     );
     assert!(event("verified").contains("helped: ErrorRate 0.3300 → 0.0020"));
-    assert_eq!(event("restored"), "app/b2 healthy 3 times in a row: back in rotation");
+    assert_eq!(
+        event("restored"),
+        "app/b2 healthy 3 times in a row: back in rotation (app/b2 ready)"
+    );
     // Verified before restored.
     let pos = |kind: &str| timeline.iter().position(|e| e.0 == kind);
     assert!(pos("verified") < pos("restored"));
@@ -191,6 +194,7 @@ async fn a_remedy_that_does_not_help_is_undone_through_haproxy_and_the_next_is_t
     );
     assert_ne!(statuses[1].0, "circuit_breaker_activation", "a different remedy next");
     let s = r.h.rt.servers("app").await.expect("servers");
+    // Weight 1 halved is 0: the shift takes b2 out of the round robin while staying ready.
     let expected_weight = if statuses[1].0 == "gradual_traffic_shift" { 0 } else { 1 };
     assert_eq!(
         (s[1].state, s[1].weight),
@@ -203,7 +207,7 @@ async fn a_remedy_that_does_not_help_is_undone_through_haproxy_and_the_next_is_t
         .expect("undone event")
         .try_get("detail")
         .expect("detail");
-    assert_eq!(undone, "app/b2 back to weight 1 and Ready");
+    assert_eq!(undone, "app/b2 ready");
     let _ = std::fs::remove_dir_all(&r.h.dir);
 }
 
@@ -232,4 +236,164 @@ async fn no_remedy_takes_out_more_than_a_third_of_the_instances() {
         "{reason}"
     );
     let _ = std::fs::remove_dir_all(&r.h.dir);
+}
+
+#[tokio::test]
+async fn a_remedy_that_does_not_apply_is_skipped_with_its_reason_and_the_next_is_tried() {
+    // Every backend fails alike: no server stands out, so neither draining nor down-weighting one
+    // applies; the next candidate, a configuration rollback, waits for a person's approval.
+    let failing = Arc::new(AtomicBool::new(true));
+    let ports = [
+        backend("b1", failing.clone()).await,
+        backend("b2", failing.clone()).await,
+        backend("b3", failing.clone()).await,
+    ];
+    let h = common::haproxy("skip", ports).await;
+    for _ in 0..30 {
+        assert_eq!(get(h.front).await.0, 500);
+    }
+    let r = Rig { h, failing };
+    let (mut a, acfg) = actuator(&r).await;
+    let mut em = Emitter::default();
+    a.process(incident(), &mut em).await.expect("process");
+    let pool = store::connect(&acfg.database_url).await.expect("store");
+    let rows: Vec<(String, String, String)> =
+        sqlx::query("SELECT strategy, status, reason FROM actions ORDER BY decided_at, status DESC")
+            .fetch_all(&pool)
+            .await
+            .expect("actions")
+            .iter()
+            .map(|x| {
+                (
+                    x.try_get("strategy").unwrap_or_default(),
+                    x.try_get("status").unwrap_or_default(),
+                    x.try_get("reason").unwrap_or_default(),
+                )
+            })
+            .collect();
+    let find = |s: &str| {
+        rows.iter()
+            .find(|r| r.0 == s)
+            .unwrap_or_else(|| panic!("no {s} in {rows:?}"))
+    };
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let cb = find("circuit_breaker_activation");
+    assert_eq!(cb.1, "skipped");
+    assert_eq!(
+        cb.2,
+        "error_burst: circuit_breaker_activation does not apply: no instance stands out as faulty"
+    );
+    assert_eq!(find("gradual_traffic_shift").1, "skipped");
+    let next = find("configuration_rollback");
+    assert_eq!(next.1, "awaiting_approval");
+    assert!(next.2.contains("gradual_traffic_shift does not apply"), "{next:?}");
+    for s in r.h.rt.servers("app").await.expect("servers") {
+        assert_eq!((s.state, s.weight), (ServerState::Ready, 1), "nothing changed: {s:?}");
+    }
+    let _ = std::fs::remove_dir_all(&r.h.dir);
+}
+
+#[tokio::test]
+async fn every_gateway_remedy_is_carried_out_and_undone_exactly_through_the_runtime_api() {
+    use homeostat_actuator::gateway::{Gateway, GatewayConfig};
+    use homeostat_actuator::remedy::{Indicators, Remedy};
+    use homeostat_schemas::Strategy;
+    let failing = Arc::new(AtomicBool::new(true));
+    let ok = Arc::new(AtomicBool::new(false));
+    let ports = [
+        backend("b1", ok.clone()).await,
+        backend("b2", failing.clone()).await,
+        backend("b3", ok.clone()).await,
+    ];
+    let spare = backend("spare", ok.clone()).await;
+    let h = common::haproxy_with_backup("remedies", ports, Some(spare)).await;
+    for _ in 0..30 {
+        get(h.front).await;
+    }
+    let mut g = Gateway::new(GatewayConfig {
+        socket: format!("127.0.0.1:{}", h.admin),
+        backends: [("shop".to_owned(), "app".to_owned())].into(),
+        restore_after_probes: 3,
+    })
+    .expect("gateway");
+    let state = || async {
+        h.rt.servers("app")
+            .await
+            .expect("servers")
+            .into_iter()
+            .map(|s| (s.name, s.state, s.weight))
+            .collect::<Vec<_>>()
+    };
+    let initial = state().await;
+    assert_eq!(initial[3], ("spare".into(), ServerState::Maint, 1), "{initial:?}");
+    let now = Indicators {
+        error_rate: 0.33,
+        ..Indicators::default()
+    };
+
+    // Routing to the backup: b2 drained, spare enabled; undone: b2 ready, spare in maintenance.
+    let p = g
+        .propose("shop", Strategy::RoutingTableUpdate, now)
+        .await
+        .expect("applies");
+    assert_eq!(
+        p.remedy,
+        Remedy::RoutingTableUpdate {
+            enable: vec!["spare".into()],
+            drain: vec!["b2".into()]
+        }
+    );
+    assert_eq!((p.instances, p.instances_total), (1, 3));
+    let done = g.execute("a1", "i1", "shop", p).await.expect("routed");
+    assert_eq!(
+        done,
+        "routed app to its backups (drained b2; enabled spare) (b2: 10 of 10 recent responses 5xx)"
+    );
+    let s = state().await;
+    assert_eq!((s[1].1, s[3].1), (ServerState::Drain, ServerState::Ready), "{s:?}");
+    assert_eq!(
+        g.undo("a1").await.expect("undo"),
+        "app/b2 ready, app/spare in maintenance"
+    );
+    assert_eq!(state().await, initial);
+
+    // Load-balancer reconfiguration favours the healthy servers; undone: the recorded weights.
+    let p = g
+        .propose("shop", Strategy::LoadBalancerReconfiguration, now)
+        .await
+        .expect("applies");
+    assert_eq!(p.instances, 0, "nothing taken out of rotation");
+    let done = g.execute("a2", "i1", "shop", p).await.expect("weights");
+    assert!(done.starts_with("weights of app: b1 2, b2 1, b3 2"), "{done}");
+    let s = state().await;
+    assert_eq!((s[0].2, s[1].2, s[2].2), (2, 1, 2));
+    g.undo("a2").await.expect("undo");
+    assert_eq!(state().await, initial);
+
+    // A gradual shift halves the faulty server's weight (here set to 10 first).
+    h.rt.set_weight("app", "b2", 10).await.expect("weight");
+    let p = g
+        .propose("shop", Strategy::GradualTrafficShift, now)
+        .await
+        .expect("applies");
+    let done = g.execute("a3", "i1", "shop", p).await.expect("shift");
+    assert!(done.starts_with("weight of app/b2 10 → 5"), "{done}");
+    assert_eq!(g.undo("a3").await.expect("undo"), "weights of app: b2 10");
+    assert_eq!(state().await[1], ("b2".into(), ServerState::Ready, 10));
+
+    // Nothing of the sort applies to a service whose servers all answer alike.
+    failing.store(false, Ordering::SeqCst);
+    g.observe().await;
+    for _ in 0..30 {
+        get(h.front).await;
+    }
+    let e = g
+        .propose("shop", Strategy::CircuitBreakerActivation, now)
+        .await
+        .expect_err("b2's errors are older than the last sample");
+    assert_eq!(
+        e,
+        "circuit_breaker_activation does not apply: no instance stands out as faulty"
+    );
+    let _ = std::fs::remove_dir_all(&h.dir);
 }

@@ -77,6 +77,11 @@ pub struct Haproxy {
 }
 
 pub async fn haproxy(name: &str, ports: [u16; 3]) -> Haproxy {
+    haproxy_with_backup(name, ports, None).await
+}
+
+/// [`haproxy`], plus a backup server `spare` on `backup`, out of rotation (maintenance) at start.
+pub async fn haproxy_with_backup(name: &str, ports: [u16; 3], backup: Option<u16>) -> Haproxy {
     use homeostat_actuator::haproxy::{Runtime, Socket};
     let bin = ["/usr/sbin/haproxy", "/usr/bin/haproxy"]
         .into_iter()
@@ -92,7 +97,9 @@ pub async fn haproxy(name: &str, ports: [u16; 3]) -> Haproxy {
          backend app\n  balance roundrobin\n\
            server b1 127.0.0.1:{} weight 1\n  server b2 127.0.0.1:{} weight 1\n  server b3 127.0.0.1:{} weight 1\n",
         ports[0], ports[1], ports[2]
-    );
+    ) + &backup.map_or(String::new(), |p| {
+        format!("  server spare 127.0.0.1:{p} weight 1 backup disabled\n")
+    });
     std::fs::write(dir.join("haproxy.cfg"), cfg).expect("config");
     let child = Child(
         std::process::Command::new(bin)
