@@ -32,6 +32,12 @@ fn indicator_of(kind: IncidentKind) -> remedy::Indicator {
     }
 }
 
+/// Does this strategy take an instance out of rotation while it acts?
+fn takes_an_instance(s: homeostat_schemas::Strategy) -> bool {
+    use homeostat_schemas::Strategy::*;
+    matches!(s, ServiceRestart | CircuitBreakerActivation | RoutingTableUpdate)
+}
+
 /// A verdict in a few words, for the action's reason.
 fn describe(v: &safety::Verdict) -> String {
     match v {
@@ -201,8 +207,27 @@ impl Actuator {
             .get(service)
             .map(|q| q.iter().copied().collect())
             .unwrap_or_default();
-        // Behind HAProxy the blast radius counts real instances, including those already out.
-        let (instances, instances_total) = live.as_ref().map_or((1, 1), |p| (p.instances, p.instances_total));
+        // Behind HAProxy the blast radius counts the backend's servers, including those already
+        // out. Elsewhere: the most instances seen in the service's recent windows, and those its
+        // own actions under verification took out, plus the one this action takes.
+        let (instances, instances_total) = match &live {
+            Some(p) => (p.instances, p.instances_total),
+            None => {
+                let seen = self
+                    .recent_instances
+                    .get(service)
+                    .and_then(|q| q.iter().copied().max())
+                    .unwrap_or(1)
+                    .max(1);
+                let out = self
+                    .verifying
+                    .iter()
+                    .filter(|v| v.service == service && takes_an_instance(v.strategy))
+                    .count();
+                let takes = usize::from(takes_an_instance(strategy));
+                (if takes == 0 { 0 } else { out + takes }, seen)
+            }
+        };
         let proposal = safety::Proposal {
             service,
             strategy: plan.strategy,

@@ -159,6 +159,8 @@ pub struct Actuator {
     open: HashMap<String, Open>,
     envelope: safety::Envelope,
     recent_events: HashMap<String, std::collections::VecDeque<u64>>,
+    /// Active instances per service in its recent windows (blast radius off the gateway).
+    recent_instances: HashMap<String, std::collections::VecDeque<usize>>,
     indicators: HashMap<String, remedy::Indicators>,
     indicators_time: HashMap<String, i64>,
     verifying: Vec<decide::Verifying>,
@@ -215,6 +217,7 @@ impl Actuator {
             influx: InfluxWriter::new(cfg.influx.clone(), m),
             envelope: safety::Envelope::new(cfg.safety.clone()),
             recent_events: HashMap::new(),
+            recent_instances: HashMap::new(),
             indicators: HashMap::new(),
             indicators_time: HashMap::new(),
             verifying: Vec::new(),
@@ -493,6 +496,12 @@ impl Actuator {
             },
         );
         self.indicators_time.insert(w.service_id.clone(), w.event_time);
+        let n = w.get(homeostat_schemas::FeatureId::ActiveInstances).unwrap_or(0.0);
+        let q = self.recent_instances.entry(w.service_id.clone()).or_default();
+        q.push_back(n.max(0.0).round() as usize);
+        while q.len() > 12 {
+            q.pop_front();
+        }
         let q = self.recent_events.entry(w.service_id.clone()).or_default();
         q.push_back(w.event_count);
         while q.len() > 12 {
