@@ -47,7 +47,11 @@ async fn rig(name: &str) -> Rig {
 }
 
 async fn actuator(rig: &Rig) -> (Actuator, ActuatorConfig) {
-    let mut acfg: ActuatorConfig = common::actuator_config(&format!("gateway-{}", rig.h.front), ActionMode::Execute);
+    actuator_in(rig, ActionMode::Execute).await
+}
+
+async fn actuator_in(rig: &Rig, mode: ActionMode) -> (Actuator, ActuatorConfig) {
+    let mut acfg: ActuatorConfig = common::actuator_config(&format!("gateway-{}", rig.h.front), mode);
     acfg.haproxy.socket = format!("127.0.0.1:{}", rig.h.admin);
     acfg.haproxy.backends.insert("shop".into(), "app".into());
     let a = Actuator::connect(acfg.clone(), &StageContext::new("actuator"))
@@ -396,4 +400,38 @@ async fn every_gateway_remedy_is_carried_out_and_undone_exactly_through_the_runt
         "circuit_breaker_activation does not apply: no instance stands out as faulty"
     );
     let _ = std::fs::remove_dir_all(&h.dir);
+}
+
+#[tokio::test]
+async fn in_shadow_mode_the_action_is_published_but_the_gateway_is_left_alone() {
+    let r = rig("shadow").await;
+    let (mut a, acfg) = actuator_in(&r, ActionMode::Shadow).await;
+    let mut em = Emitter::default();
+    a.process(incident(), &mut em).await.expect("process");
+    let published: Vec<_> = em
+        .drain()
+        .into_iter()
+        .filter_map(|o| match o {
+            homeostat_actuator::ActuatorOut::Action(c) => Some(c),
+            homeostat_actuator::ActuatorOut::Incident(_) => None,
+        })
+        .collect();
+    assert_eq!(published.len(), 1, "{published:?}");
+    assert_eq!(published[0].mode, ActionMode::Shadow);
+    assert_eq!(published[0].strategy.as_str(), "circuit_breaker_activation");
+    // The typed remedy, proposed on the live state, travels with the command.
+    assert_eq!(published[0].parameters["remedy"], "circuit_breaker_activation");
+    assert_eq!(published[0].parameters["instance"], "b2");
+    for s in r.h.rt.servers("app").await.expect("servers") {
+        assert_eq!(s.state, ServerState::Ready, "shadow changes nothing: {s:?}");
+    }
+    let pool = store::connect(&acfg.database_url).await.expect("store");
+    let status: String = sqlx::query("SELECT status FROM actions")
+        .fetch_one(&pool)
+        .await
+        .expect("action")
+        .try_get("status")
+        .expect("status");
+    assert_eq!(status, "published");
+    let _ = std::fs::remove_dir_all(&r.h.dir);
 }
