@@ -281,3 +281,35 @@ async fn the_first_remedy_fails_is_rolled_back_and_the_second_succeeds() {
     .collect();
     assert_eq!(stats.len(), 2, "{stats:?}");
 }
+
+#[tokio::test]
+async fn the_same_remedy_repeating_on_a_service_is_escalated_to_people() {
+    let mut cfg: ActuatorConfig = common::actuator_config("decisions-loop", ActionMode::Execute);
+    cfg.safety.cooldown_s = 0;
+    let mut a = Actuator::connect(cfg.clone(), &StageContext::new("actuator"))
+        .await
+        .expect("actuator");
+    let pool = store::connect(&cfg.database_url).await.expect("store");
+    feed(&mut a, (0..8).map(|k| window("web", k * 10_000)).collect()).await;
+    // Three latency incidents in a row, each met with the same remedy and each resolving...
+    for n in 0..3 {
+        let t = 100_000 + n * 100_000;
+        let out = feed(&mut a, vec![anomaly("web", t, true, "latency_p99_ms")]).await;
+        assert_eq!(
+            actions(&out),
+            vec![("web".to_owned(), "gradual_traffic_shift".to_owned())]
+        );
+        let calm = (1..=6)
+            .map(|k| anomaly("web", t + k * 1_000, false, "latency_p99_ms"))
+            .collect();
+        feed(&mut a, calm).await;
+    }
+    // ...the fourth time within the hour, people are asked instead.
+    let out = feed(&mut a, vec![anomaly("web", 400_000, true, "latency_p99_ms")]).await;
+    assert!(actions(&out).is_empty(), "{:?}", actions(&out));
+    let s = status_of(&pool, "web").await;
+    assert_eq!(s.len(), 4, "{s:?}");
+    assert_eq!(s[3].0, "escalated");
+    assert!(s[3].1.contains("escalated to people"), "{s:?}");
+    assert!(s[3].1.contains("3 times"), "{s:?}");
+}
