@@ -153,3 +153,33 @@ pub async fn consume<F: FnMut(&[u8])>(
     }
     n
 }
+
+/// The broker and PostgreSQL the end-to-end tests use (`scripts/services.sh up`).
+pub const BROKERS: &str = "127.0.0.1:9092";
+/// PostgreSQL server URL, without a database.
+pub const PG: &str = "postgres://postgres@127.0.0.1:5432";
+
+/// A fresh database named `run` for one test run, and the connection to `postgres` that drops it
+/// afterwards: (admin pool, the run database's URL).
+pub async fn run_database(run: &str) -> (sqlx::PgPool, String) {
+    let admin = sqlx::PgPool::connect(&format!("{PG}/postgres"))
+        .await
+        .expect("PostgreSQL is not reachable on 127.0.0.1:5432; start it with scripts/services.sh up");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {run}")))
+        .execute(&admin)
+        .await
+        .expect("create database");
+    (admin, format!("{PG}/{run}"))
+}
+
+/// Create Homeostat's topics under `prefix` with `homeostat topics`.
+pub fn create_topics(prefix: &str) {
+    let status = Command::new(bin("homeostat"))
+        .args(["topics", "--brokers", BROKERS, "--prefix", prefix])
+        .status()
+        .expect("homeostat topics");
+    assert!(
+        status.success(),
+        "creating topics failed: is the broker up on {BROKERS}? (scripts/services.sh up)"
+    );
+}

@@ -6,13 +6,11 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use homeostat_schemas::{ActionCommand, ActionMode, DeadLetter, TelemetryEvent, topics};
-use homeostat_tests::{Proc, bin, consume, free_port, http_get};
+use homeostat_tests::{BROKERS, Proc, bin, consume, create_topics, free_port, http_get, run_database};
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use sqlx::Row;
 
-const BROKERS: &str = "127.0.0.1:9092";
-const PG: &str = "postgres://postgres@127.0.0.1:5432";
 const INFLUX: &str = "http://127.0.0.1:8086";
 
 const MALFORMED: &[&[u8]] = &[
@@ -33,14 +31,7 @@ async fn memory_leak_end_to_end_over_kafka_postgres_and_influxdb() {
     std::fs::create_dir_all(&dir).expect("tmp dir");
 
     // Isolated database per run.
-    let admin = sqlx::PgPool::connect(&format!("{PG}/postgres"))
-        .await
-        .expect("PostgreSQL is not reachable on 127.0.0.1:5432; start it with scripts/services.sh up");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {run}")))
-        .execute(&admin)
-        .await
-        .expect("create database");
-    let db_url = format!("{PG}/{run}");
+    let (admin, db_url) = run_database(&run).await;
 
     let mut env: Vec<(String, String)> = vec![
         ("HOMEOSTAT__KAFKA__BROKERS".into(), BROKERS.into()),
@@ -55,14 +46,7 @@ async fn memory_leak_end_to_end_over_kafka_postgres_and_influxdb() {
         ("HOMEOSTAT__DETECTOR__WARMUP_WINDOWS".into(), "18".into()),
         ("HOMEOSTAT__LOG__LEVEL".into(), "info".into()),
     ];
-    let status = std::process::Command::new(bin("homeostat"))
-        .args(["topics", "--brokers", BROKERS, "--prefix", &prefix])
-        .status()
-        .expect("homeostat topics");
-    assert!(
-        status.success(),
-        "creating topics failed: is the broker up on {BROKERS}? (scripts/services.sh up)"
-    );
+    create_topics(&prefix);
 
     let mut stages = Vec::new();
     let mut ports = BTreeMap::new();

@@ -13,13 +13,11 @@ use std::time::{Duration, Instant};
 
 use homeostat_actuator::haproxy::{Runtime, ServerState, Socket};
 use homeostat_schemas::topics;
-use homeostat_tests::{Proc, bin, free_port, http_get};
+use homeostat_tests::{BROKERS, Proc, bin, create_topics, free_port, http_get, run_database};
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use sqlx::Row;
 
-const BROKERS: &str = "127.0.0.1:9092";
-const PG: &str = "postgres://postgres@127.0.0.1:5432";
 const SERVICE: &str = "shop";
 
 fn now_ms() -> i64 {
@@ -254,22 +252,8 @@ async fn a_failing_backend_behind_haproxy_is_detected_drained_verified_and_resto
     .await;
 
     // The pipeline, with short windows so the test takes a couple of minutes of real time.
-    let admin_db = sqlx::PgPool::connect(&format!("{PG}/postgres"))
-        .await
-        .expect("PostgreSQL is not reachable on 127.0.0.1:5432; start it with scripts/services.sh up");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {run}")))
-        .execute(&admin_db)
-        .await
-        .expect("create database");
-    let db_url = format!("{PG}/{run}");
-    let status = std::process::Command::new(bin("homeostat"))
-        .args(["topics", "--brokers", BROKERS, "--prefix", &prefix])
-        .status()
-        .expect("homeostat topics");
-    assert!(
-        status.success(),
-        "creating topics failed: is the broker up on {BROKERS}?"
-    );
+    let (admin_db, db_url) = run_database(&run).await;
+    create_topics(&prefix);
     let env: Vec<(String, String)> = [
         ("HOMEOSTAT__KAFKA__BROKERS", BROKERS.to_owned()),
         ("HOMEOSTAT__KAFKA__TOPIC_PREFIX", prefix.clone()),
