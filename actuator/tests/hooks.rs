@@ -194,3 +194,81 @@ async fn the_actuator_restarts_through_a_webhook_once_a_person_approves() {
         .expect("action");
     assert_eq!(row.try_get::<String, _>("status").expect("status"), "succeeded");
 }
+
+#[tokio::test]
+async fn the_actuator_scales_out_through_an_allow_listed_command() {
+    use homeostat_actuator::{Actuator, ActuatorConfig, ActuatorIn, store};
+    use homeostat_schemas::{ActionMode, AnomalyScore, Contribution};
+    use runtime::{Emitter, Stage, StageContext};
+    use sqlx::Row;
+
+    // The operator's scaling script: it records what it was asked to do.
+    let dir = std::env::temp_dir().join(format!("homeostat-scale-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let script = dir.join("scale.sh");
+    let log = dir.join("scaled.txt");
+    std::fs::write(&script, format!("#!/bin/sh\necho \"$@\" >> '{}'\n", log.display())).expect("script");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let program = script.display().to_string();
+    let mut cfg: ActuatorConfig = common::actuator_config("hooks-scale", ActionMode::Execute);
+    cfg.hooks.command_allow = vec![program.clone()];
+    cfg.hooks.timeout_s = 5;
+    cfg.hooks.run.insert(
+        "instance_scaling".into(),
+        homeostat_actuator::hooks::HookTarget {
+            webhook: None,
+            command: Some(vec![program, "{service}".into(), "+1".into(), "{incident}".into()]),
+        },
+    );
+    let mut a = Actuator::connect(cfg.clone(), &StageContext::new("actuator"))
+        .await
+        .expect("actuator");
+    let mut batch: Vec<ActuatorIn> = (0..8).map(|k| common::window_of("search", k * 10_000, &[])).collect();
+    batch.push(ActuatorIn::Anomaly(AnomalyScore {
+        schema_version: 1,
+        id: "a-cpu".into(),
+        event_time: 90_000,
+        service_id: "search".into(),
+        window_id: "w-9".into(),
+        anomaly_score: 0.95,
+        health_score: 0.05,
+        degradation_trend: 0.0,
+        warming_up: false,
+        alerting: true,
+        top_features: vec![Contribution {
+            feature: "cpu_max_ratio".into(),
+            value: 0.97,
+            baseline: 0.4,
+            deviation: 15.0,
+        }],
+    }));
+    let mut em = Emitter::default();
+    a.process(batch, &mut em).await.expect("process");
+
+    // Saturation: scaling out is the first remedy, needs no approval, and runs at once.
+    let pool = store::connect(&cfg.database_url).await.expect("store");
+    let row = sqlx::query("SELECT id, incident_id, strategy, status FROM actions")
+        .fetch_one(&pool)
+        .await
+        .expect("action");
+    let strategy: String = row.try_get("strategy").expect("strategy");
+    let incident: String = row.try_get("incident_id").expect("incident");
+    assert_eq!(strategy, "instance_scaling");
+    assert_eq!(row.try_get::<String, _>("status").expect("status"), "succeeded");
+    assert_eq!(
+        std::fs::read_to_string(&log).expect("the script ran"),
+        format!("search +1 {incident}\n")
+    );
+    let executor: String = sqlx::query("SELECT executor FROM action_results WHERE action_id = $1")
+        .bind(row.try_get::<String, _>("id").expect("id"))
+        .fetch_one(&pool)
+        .await
+        .expect("result")
+        .try_get("executor")
+        .expect("executor");
+    assert_eq!(executor, "hook");
+    let _ = std::fs::remove_dir_all(&dir);
+}
