@@ -333,11 +333,18 @@ impl Actuator {
                 parameters: plan.parameters,
                 mode: self.cfg.mode,
                 rollback_plan,
-                verification_window_s: self.cfg.verification_window_s,
+                verification_window_s: self.window_of(strategy),
                 reason,
             }));
         }
         Ok(())
+    }
+
+    /// The verification window of `strategy`, s (see [`remedy::verification_of`]).
+    fn window_of(&self, strategy: homeostat_schemas::Strategy) -> u32 {
+        let (fast, slow) = (self.cfg.verification_window_s, self.cfg.verification_window_slow_s);
+        let rule = remedy::verification_of(strategy, remedy::Indicator::None, u64::from(fast), u64::from(slow));
+        u32::try_from(rule.within_s).unwrap_or(slow)
     }
 
     /// Does the actuator carry out `strategy` for `service` itself (HAProxy or a hook)?
@@ -425,19 +432,21 @@ impl Actuator {
         t: i64,
         rollback_plan: &str,
     ) {
+        let rule = remedy::verification_of(
+            strategy,
+            indicator_of(kind),
+            u64::from(self.cfg.verification_window_s),
+            u64::from(self.cfg.verification_window_slow_s),
+        );
         self.verifying.push(Verifying {
             action_id: action_id.to_owned(),
             incident_id: incident_id.to_owned(),
             service: service.to_owned(),
             strategy,
             kind,
-            rule: remedy::Verification {
-                indicator: indicator_of(kind),
-                better_by: 0.3,
-                within_s: u64::from(self.cfg.verification_window_s),
-            },
+            rule,
             before: self.indicators.get(service).copied().unwrap_or_default(),
-            due: t + i64::from(self.cfg.verification_window_s) * 1000,
+            due: t + rule.within_s as i64 * 1000,
             rollback_plan: rollback_plan.to_owned(),
         });
     }
@@ -593,7 +602,7 @@ impl Actuator {
                 parameters: serde_json::from_str(&a.parameters).unwrap_or_default(),
                 mode: self.cfg.mode,
                 rollback_plan: a.rollback_plan,
-                verification_window_s: self.cfg.verification_window_s,
+                verification_window_s: self.window_of(strategy),
                 reason: a.reason,
             }));
         }

@@ -47,6 +47,8 @@ pub struct ActuatorConfig {
     pub predict_horizon_min: u32,
     /// Seconds to watch a service after an action before judging it.
     pub verification_window_s: u32,
+    /// Seconds to watch a restart, scaling or reallocation (and a page) before judging it.
+    pub verification_window_slow_s: u32,
     /// Address of the HTTP approval endpoint ("" = none); needs `approval_token`.
     pub approvals_listen: String,
     /// Bearer token the approval endpoint requires.

@@ -442,22 +442,40 @@ impl Remedy {
         }
     }
 
-    /// When this remedy counts as having worked.
-    pub fn verification(&self, watch: Indicator) -> Verification {
-        let within_s = match self {
-            Remedy::ServiceRestart { .. } | Remedy::InstanceScaling { .. } | Remedy::PredictiveScaling { .. } => 300,
-            Remedy::AlertEscalation { .. } | Remedy::HealthCheckFrequencyAdjustment { .. } => 1800,
-            _ => 120,
-        };
-        let indicator = match self {
-            Remedy::AlertEscalation { .. } | Remedy::HealthCheckFrequencyAdjustment { .. } => Indicator::None,
-            _ => watch,
-        };
-        Verification {
-            indicator,
-            better_by: 0.3,
-            within_s,
+    /// When this remedy counts as having worked (see [`verification_of`]).
+    pub fn verification(&self, watch: Indicator, fast_s: u64, slow_s: u64) -> Verification {
+        match self.strategy() {
+            Some(s) => verification_of(s, watch, fast_s, slow_s),
+            None => Verification {
+                indicator: watch,
+                better_by: 0.3,
+                within_s: fast_s,
+            },
         }
+    }
+}
+
+/// The verification rule of a strategy, where `watch` is the incident's own indicator:
+/// - it must be at least 30 % lower at the end of the window (or the incident resolved);
+/// - the window is `fast_s` for traffic, cache and configuration remedies, and `slow_s` for
+///   restarts, scaling and reallocation, whose instances need time to come up;
+/// - a page or a health-check change is judged by the incident resolving, within `slow_s`.
+pub fn verification_of(strategy: Strategy, watch: Indicator, fast_s: u64, slow_s: u64) -> Verification {
+    use Strategy::*;
+    let (indicator, within_s) = match strategy {
+        AlertEscalation | HealthCheckFrequencyAdjustment => (Indicator::None, slow_s),
+        ServiceRestart | InstanceScaling | PredictiveScaling | ResourceAllocation => (watch, slow_s),
+        GradualTrafficShift
+        | CircuitBreakerActivation
+        | LoadBalancerReconfiguration
+        | RoutingTableUpdate
+        | CacheInvalidation
+        | ConfigurationRollback => (watch, fast_s),
+    };
+    Verification {
+        indicator,
+        better_by: 0.3,
+        within_s,
     }
 }
 
@@ -617,8 +635,10 @@ mod tests {
         let before = ctx().now;
         let v = propose(Strategy::CircuitBreakerActivation, &ctx())
             .expect("applies")
-            .verification(Indicator::ErrorRate);
-        assert_eq!(v.within_s, 120);
+            .verification(Indicator::ErrorRate, 120, 300);
+        assert_eq!((v.indicator, v.within_s), (Indicator::ErrorRate, 120));
+        let restart = verification_of(Strategy::ServiceRestart, Indicator::Memory, 120, 300);
+        assert_eq!((restart.indicator, restart.within_s), (Indicator::Memory, 300));
         let mut after = before;
         after.error_rate = 0.19;
         assert!(!v.judge(&before, &after, false), "5 % better is not enough");
@@ -627,7 +647,8 @@ mod tests {
         let page = Remedy::AlertEscalation {
             severity: "critical".into(),
         }
-        .verification(Indicator::ErrorRate);
+        .verification(Indicator::ErrorRate, 120, 300);
+        assert_eq!(page.within_s, 300);
         assert!(!page.judge(&before, &before, false) && page.judge(&before, &before, true));
     }
 }

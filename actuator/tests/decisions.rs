@@ -251,12 +251,16 @@ async fn the_first_remedy_fails_is_rolled_back_and_the_second_succeeds() {
     assert_eq!(published[0], (first[0].1.clone(), true));
     let second = published[1].0.clone();
     assert!(!published[1].1 && second != first[0].1, "{published:?}");
-    // The second helps: errors fall to 0.2 % within its window.
-    feed(
-        &mut a,
-        (14..=27).map(|k| errors("shop", 80_000 + k * 10_000, 0.002)).collect(),
-    )
-    .await;
+    // The second helps: errors fall to 0.2 % and the incident resolves within its window (a
+    // traffic remedy's is 120 s, a page's 300 s: it is judged by the incident resolving).
+    let mut batch = Vec::new();
+    for k in 14..=45 {
+        batch.push(errors("shop", 80_000 + k * 10_000, 0.002));
+        if k <= 20 {
+            batch.push(anomaly("shop", 80_000 + k * 10_000 + 1, false, "error_rate"));
+        }
+    }
+    feed(&mut a, batch).await;
 
     let statuses = status_of(&pool, "shop").await;
     assert_eq!(
