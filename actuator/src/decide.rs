@@ -32,6 +32,29 @@ fn indicator_of(kind: IncidentKind) -> remedy::Indicator {
     }
 }
 
+/// A remedy proposed on what is known now.
+pub(crate) enum Live {
+    /// On HAProxy's live state, carried out by the gateway executor.
+    Gateway(crate::gateway::Proposal),
+    /// From the service's indicators and facts: the remedy and its undo.
+    Typed(remedy::Remedy, Option<remedy::Remedy>),
+}
+
+impl Live {
+    fn remedy(&self) -> &remedy::Remedy {
+        match self {
+            Live::Gateway(p) => &p.remedy,
+            Live::Typed(r, _) => r,
+        }
+    }
+    fn undo(&self) -> Option<&remedy::Remedy> {
+        match self {
+            Live::Gateway(p) => p.undo.as_ref(),
+            Live::Typed(_, u) => u.as_ref(),
+        }
+    }
+}
+
 /// Does this strategy take an instance out of rotation while it acts?
 fn takes_an_instance(s: homeostat_schemas::Strategy) -> bool {
     use homeostat_schemas::Strategy::*;
@@ -106,11 +129,7 @@ impl Actuator {
         let mut strategy = strategy;
         let mut summary = summary.to_owned();
         loop {
-            let now = self.indicators.get(service).copied().unwrap_or_default();
-            let proposal = match &self.gateway {
-                Some(g) if g.handles(service, strategy) => Some(g.propose(service, strategy, now).await),
-                _ => None,
-            };
+            let proposal = self.live(service, strategy).await;
             let proposal = match proposal {
                 Some(Err(why)) => {
                     self.skip(id, service, kind, strategy, t, &why).await?;
@@ -129,6 +148,29 @@ impl Actuator {
                 .act_on(id, service, kind, strategy, proposal, t, &summary, follow_up, out)
                 .await;
         }
+    }
+
+    /// `strategy` for `service` as a typed remedy on what is known now: on the gateway's live
+    /// state for its traffic remedies, else from the service's indicators, active instances and
+    /// configured facts. `None` when the facts its precondition needs are not known here (the
+    /// executor decides); `Some(Err)` with the reason when it does not apply.
+    async fn live(&self, service: &str, strategy: homeostat_schemas::Strategy) -> Option<Result<Live, String>> {
+        let now = self.indicators.get(service).copied().unwrap_or_default();
+        if let Some(g) = self.gateway.as_ref().filter(|g| g.handles(service, strategy)) {
+            return Some(g.propose(service, strategy, now).await.map(Live::Gateway));
+        }
+        let active = self
+            .recent_instances
+            .get(service)
+            .and_then(|q| q.back().copied())
+            .unwrap_or(0);
+        let facts = self.cfg.services.get(service).cloned().unwrap_or_default();
+        let ctx = remedy::context_from_facts(strategy, service, now, active, &facts)?;
+        Some(
+            remedy::propose(strategy, &ctx)
+                .map(|r| Live::Typed(r.clone(), r.rollback(&ctx)))
+                .map_err(|e| e.to_string()),
+        )
     }
 
     /// Record a remedy that does not apply now, and why.
@@ -178,7 +220,7 @@ impl Actuator {
         service: &str,
         kind: IncidentKind,
         strategy: homeostat_schemas::Strategy,
-        live: Option<crate::gateway::Proposal>,
+        live: Option<Live>,
         t: i64,
         summary: &str,
         follow_up: bool,
@@ -186,15 +228,17 @@ impl Actuator {
     ) -> Result<(), StageError> {
         let mut plan = policy::plan_for(strategy);
         let mut rollback_plan = plan.rollback_plan.to_owned();
-        if let Some(p) = &live {
-            // The typed remedy and its undo, as decided on the live state.
-            if let Ok(serde_json::Value::Object(m)) = serde_json::to_value(&p.remedy) {
+        if let Some(l) = &live {
+            // The typed remedy and its undo, as decided on what is known now.
+            if let Ok(serde_json::Value::Object(m)) = serde_json::to_value(l.remedy()) {
                 plan.parameters.extend(m);
             }
-            if !p.evidence.is_empty() {
+            if let Live::Gateway(p) = l
+                && !p.evidence.is_empty()
+            {
                 plan.parameters.insert("evidence".into(), serde_json::json!(p.evidence));
             }
-            if let Some(u) = &p.undo {
+            if let Some(u) = l.undo() {
                 rollback_plan = format!("{rollback_plan}: {}", serde_json::to_string(u).unwrap_or_default());
             }
         }
@@ -211,8 +255,8 @@ impl Actuator {
         // out. Elsewhere: the most instances seen in the service's recent windows, and those its
         // own actions under verification took out, plus the one this action takes.
         let (instances, instances_total) = match &live {
-            Some(p) => (p.instances, p.instances_total),
-            None => {
+            Some(Live::Gateway(p)) => (p.instances, p.instances_total),
+            _ => {
                 let seen = self
                     .recent_instances
                     .get(service)
@@ -318,7 +362,18 @@ impl Actuator {
         }
         if in_process {
             return self
-                .execute_here(&action_id, id, service, plan.strategy, live, &reason, t)
+                .execute_here(
+                    &action_id,
+                    id,
+                    service,
+                    plan.strategy,
+                    live.and_then(|l| match l {
+                        Live::Gateway(p) => Some(p),
+                        Live::Typed(..) => None,
+                    }),
+                    &reason,
+                    t,
+                )
                 .await;
         }
         if publish {

@@ -65,6 +65,9 @@ pub struct ActuatorConfig {
     /// Webhook and command hooks that carry out strategies, allow-listed.
     #[serde(default)]
     pub hooks: hooks::HooksConfig,
+    /// What the actuator cannot see of a service, for remedies' preconditions.
+    #[serde(default)]
+    pub services: HashMap<String, remedy::ServiceFacts>,
     /// InfluxDB output.
     pub influx: InfluxConfig,
 }

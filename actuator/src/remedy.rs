@@ -70,6 +70,55 @@ impl Context {
     }
 }
 
+/// What the actuator cannot see of a service (`[actuator.services.NAME]`); unset facts leave
+/// the strategies that need them to the executor.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServiceFacts {
+    /// Most instances the service may run (instance scaling).
+    pub max_instances: Option<usize>,
+    /// Whether it has a cache to invalidate.
+    pub cache: Option<bool>,
+    /// Its health-check interval, s.
+    pub health_check_s: Option<u32>,
+}
+
+/// For a service not behind the gateway: the context of `strategy` from what is known (the
+/// service's indicators and active instances, and its configured facts), or `None` when a fact
+/// the strategy's precondition needs is not known.
+pub fn context_from_facts(
+    strategy: Strategy,
+    service: &str,
+    now: Indicators,
+    active_instances: usize,
+    facts: &ServiceFacts,
+) -> Option<Context> {
+    let known = match strategy {
+        Strategy::ResourceAllocation | Strategy::AlertEscalation => true,
+        Strategy::InstanceScaling => facts.max_instances.is_some(),
+        Strategy::CacheInvalidation => facts.cache.is_some(),
+        Strategy::HealthCheckFrequencyAdjustment => facts.health_check_s.is_some(),
+        _ => false,
+    };
+    known.then(|| Context {
+        service: service.to_owned(),
+        instances: (0..active_instances)
+            .map(|i| Instance {
+                name: format!("{service}-{i}"),
+                healthy: true,
+                ready: true,
+                weight: 1,
+                backup: false,
+            })
+            .collect(),
+        now,
+        cache: facts.cache.unwrap_or(false),
+        health_check_s: facts.health_check_s.unwrap_or(0),
+        max_instances: facts.max_instances.unwrap_or(0),
+        ..Context::default()
+    })
+}
+
 /// A typed action. As JSON (its parameters on `actions.v1`) it is tagged by `remedy`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "remedy", rename_all = "snake_case")]
@@ -628,6 +677,43 @@ mod tests {
         ] {
             assert!(propose(s, &c).is_err(), "{s:?} should not apply");
         }
+    }
+
+    #[test]
+    fn off_the_gateway_preconditions_are_checked_only_on_known_facts() {
+        let hot = Indicators {
+            memory_ratio: 0.9,
+            ..Indicators::default()
+        };
+        let none = ServiceFacts::default();
+        let ctx = |s, now, facts: &ServiceFacts| context_from_facts(s, "api", now, 3, facts);
+        assert!(
+            ctx(Strategy::InstanceScaling, hot, &none).is_none(),
+            "max unknown: the executor decides"
+        );
+        assert!(ctx(Strategy::ConfigurationRollback, hot, &none).is_none());
+        let c = ctx(Strategy::ResourceAllocation, Indicators::default(), &none).expect("indicators are known");
+        assert_eq!(
+            propose(Strategy::ResourceAllocation, &c).map_err(|e| e.to_string()),
+            Err("resource_allocation does not apply: neither memory nor CPU is near its limit".into())
+        );
+        let facts = ServiceFacts {
+            max_instances: Some(3),
+            cache: Some(false),
+            health_check_s: Some(10),
+        };
+        let c = ctx(Strategy::InstanceScaling, hot, &facts).expect("known");
+        assert!(
+            propose(Strategy::InstanceScaling, &c).is_err(),
+            "3 of at most 3 already run"
+        );
+        let c = ctx(Strategy::CacheInvalidation, hot, &facts).expect("known");
+        assert!(propose(Strategy::CacheInvalidation, &c).is_err(), "no cache");
+        let c = ctx(Strategy::HealthCheckFrequencyAdjustment, hot, &facts).expect("known");
+        assert_eq!(
+            propose(Strategy::HealthCheckFrequencyAdjustment, &c),
+            Ok(Remedy::HealthCheckFrequencyAdjustment { from_s: 10, to_s: 2 })
+        );
     }
 
     #[test]

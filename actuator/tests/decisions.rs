@@ -317,3 +317,38 @@ async fn the_same_remedy_repeating_on_a_service_is_escalated_to_people() {
     assert!(s[3].1.contains("escalated to people"), "{s:?}");
     assert!(s[3].1.contains("3 times"), "{s:?}");
 }
+
+#[tokio::test]
+async fn off_the_gateway_a_remedy_is_checked_on_the_facts_known_and_skipped_when_it_does_not_apply() {
+    let mut cfg: ActuatorConfig = common::actuator_config("decisions-facts", ActionMode::Execute);
+    cfg.services.insert(
+        "api".into(),
+        homeostat_actuator::remedy::ServiceFacts {
+            max_instances: Some(3),
+            ..Default::default()
+        },
+    );
+    let mut a = Actuator::connect(cfg.clone(), &StageContext::new("actuator"))
+        .await
+        .expect("actuator");
+    let pool = store::connect(&cfg.database_url).await.expect("store");
+    let busy = |t| common::window_of("api", t, &[("active_instances", 3.0), ("cpu_max_ratio", 0.97)]);
+    feed(&mut a, (0..8).map(|k| busy(k * 10_000)).collect()).await;
+    let out = feed(&mut a, vec![anomaly("api", 90_000, true, "cpu_max_ratio")]).await;
+    // Saturation: scaling out is the usual first remedy, but api already runs its maximum of 3.
+    let s = status_of(&pool, "api").await;
+    assert_eq!(s.len(), 2, "{s:?}");
+    let by = |status: &str| {
+        s.iter()
+            .find(|x| x.0 == status)
+            .unwrap_or_else(|| panic!("no {status} in {s:?}"))
+    };
+    assert_eq!(
+        by("skipped").1,
+        "saturation: instance_scaling does not apply: already at the maximum of 3 instances"
+    );
+    // The next candidate goes ahead, its parameters typed on what is known: predictive scaling
+    // needs a traffic forecast the actuator does not have, so its executor decides.
+    assert_eq!(actions(&out), vec![("api".to_owned(), "predictive_scaling".to_owned())]);
+    assert!(by("published").1.contains("instance_scaling does not apply"), "{s:?}");
+}
