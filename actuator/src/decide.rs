@@ -373,6 +373,7 @@ impl Actuator {
                     }),
                     &reason,
                     t,
+                    out,
                 )
                 .await;
         }
@@ -419,6 +420,7 @@ impl Actuator {
         proposal: Option<crate::gateway::Proposal>,
         reason: &str,
         t: i64,
+        out: &mut Emitter<ActuatorOut>,
     ) -> Result<(), StageError> {
         let now = self.indicators.get(service).copied().unwrap_or_default();
         let (executor, outcome) = match self.gateway.as_mut() {
@@ -453,26 +455,48 @@ impl Actuator {
         };
         let (status, detail) = match outcome {
             Ok(d) => (homeostat_schemas::ActionStatus::Succeeded, d),
-            Err(e) => {
-                self.verifying.retain(|v| v.action_id != action_id);
-                (homeostat_schemas::ActionStatus::Failed, e)
-            }
+            Err(e) => (homeostat_schemas::ActionStatus::Failed, e),
         };
-        store::record_result(
-            &self.pool,
-            &ActionResult {
-                schema_version: homeostat_schemas::SCHEMA_VERSION,
-                id: format!("{action_id}-{executor}"),
-                event_time: t,
-                service_id: service.to_owned(),
-                action_id: action_id.to_owned(),
-                status,
-                executor: executor.into(),
-                detail,
-            },
-        )
-        .await
-        .map_err(transient)
+        let result = ActionResult {
+            schema_version: homeostat_schemas::SCHEMA_VERSION,
+            id: format!("{action_id}-{executor}"),
+            event_time: t,
+            service_id: service.to_owned(),
+            action_id: action_id.to_owned(),
+            status,
+            executor: executor.into(),
+            detail,
+        };
+        self.on_result(&result, out).await
+    }
+
+    /// An executor's result (in-process, or on `actions.results.v1`): recorded; an action that
+    /// was not carried out is not verified, and while its incident is open the next remedy is
+    /// tried.
+    pub(crate) async fn on_result(
+        &mut self,
+        r: &ActionResult,
+        out: &mut Emitter<ActuatorOut>,
+    ) -> Result<(), StageError> {
+        store::record_result(&self.pool, r).await.map_err(transient)?;
+        if r.status == homeostat_schemas::ActionStatus::Succeeded {
+            return Ok(());
+        }
+        let Some(pos) = self.verifying.iter().position(|v| v.action_id == r.action_id) else {
+            return Ok(());
+        };
+        let v = self.verifying.remove(pos);
+        if self.open.get(&v.service).is_none_or(|o| o.id != v.incident_id) {
+            return Ok(());
+        }
+        let tried = self.tried.get(&v.incident_id).cloned().unwrap_or_default();
+        let Some(next) = self.choose(&v.incident_id, v.kind, &tried).await? else {
+            return Ok(());
+        };
+        let t = self.indicators_time.get(&v.service).copied().unwrap_or(r.event_time);
+        let summary = format!("{} was not carried out: {}", v.strategy.as_str(), r.detail);
+        // Boxed: carrying out the next remedy may report a result in turn.
+        Box::pin(self.act(&v.incident_id, &v.service, v.kind, next, t, &summary, true, out)).await
     }
 
     /// Start watching a published action.
@@ -642,7 +666,7 @@ impl Actuator {
                 &a.rollback_plan,
             );
             if self.cfg.mode == ActionMode::Execute && self.executes(&a.service_id, strategy) {
-                self.execute_here(&a.id, &a.incident_id, &a.service_id, strategy, None, &a.reason, t)
+                self.execute_here(&a.id, &a.incident_id, &a.service_id, strategy, None, &a.reason, t, out)
                     .await?;
                 continue;
             }

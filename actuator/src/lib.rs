@@ -556,7 +556,7 @@ impl Stage for Actuator {
                     self.on_features(&w);
                     self.verify_due(w.event_time, out).await?;
                 }
-                ActuatorIn::Result(r) => store::record_result(&self.pool, &r).await.map_err(transient)?,
+                ActuatorIn::Result(r) => self.on_result(&r, out).await?,
             }
         }
         if self.influx.pending() >= self.cfg.influx.batch_size {

@@ -352,3 +352,58 @@ async fn off_the_gateway_a_remedy_is_checked_on_the_facts_known_and_skipped_when
     assert_eq!(actions(&out), vec![("api".to_owned(), "predictive_scaling".to_owned())]);
     assert!(by("published").1.contains("instance_scaling does not apply"), "{s:?}");
 }
+
+#[tokio::test]
+async fn an_action_its_executor_could_not_carry_out_is_not_verified_and_the_next_is_tried() {
+    let (mut a, pool) = actuator(ActionMode::Execute, "failed").await;
+    let mut batch: Vec<ActuatorIn> = (0..8).map(|k| errors("shop", k * 10_000, 0.001)).collect();
+    batch.push(errors("shop", 80_000, 0.30));
+    feed(&mut a, batch).await;
+    let out = feed(&mut a, vec![anomaly("shop", 85_000, true, "error_rate")]).await;
+    let first = match out.iter().find_map(|o| match o {
+        ActuatorOut::Action(c) => Some(c.clone()),
+        ActuatorOut::Incident(_) => None,
+    }) {
+        Some(c) => c,
+        None => panic!("an action on actions.v1"),
+    };
+    // The gateway agent that took it from actions.v1 answers that it could not.
+    let out = feed(
+        &mut a,
+        vec![ActuatorIn::Result(homeostat_schemas::ActionResult {
+            schema_version: 1,
+            id: "agent-1".into(),
+            event_time: 86_000,
+            service_id: "shop".into(),
+            action_id: first.id.clone(),
+            status: homeostat_schemas::ActionStatus::Failed,
+            executor: "edge-agent".into(),
+            detail: "backend pool is locked by a deploy".into(),
+        })],
+    )
+    .await;
+    let next = actions(&out);
+    assert_eq!(next.len(), 1, "{next:?}");
+    assert_ne!(next[0].1, first.strategy.as_str(), "another remedy");
+    let s = status_of(&pool, "shop").await;
+    assert!(s.iter().any(|x| x.0 == "failed"), "{s:?}");
+    assert!(
+        s.iter()
+            .any(|x| x.1.contains("was not carried out: backend pool is locked by a deploy")),
+        "{s:?}"
+    );
+    // The failed action is never judged: no outcome for the learner.
+    let arms = homeostat_actuator::bandit::arms(&pool, "error_burst", &[first.strategy.as_str()])
+        .await
+        .expect("arms");
+    assert_eq!((arms[0].successes, arms[0].failures), (0, 0));
+    feed(
+        &mut a,
+        (1..=14).map(|k| errors("shop", 86_000 + k * 10_000, 0.30)).collect(),
+    )
+    .await;
+    let arms = homeostat_actuator::bandit::arms(&pool, "error_burst", &[first.strategy.as_str()])
+        .await
+        .expect("arms");
+    assert_eq!((arms[0].successes, arms[0].failures), (0, 0), "still never judged");
+}
