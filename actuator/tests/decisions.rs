@@ -284,6 +284,10 @@ async fn the_first_remedy_fails_is_rolled_back_and_the_second_succeeds() {
     .map(|r| (r.try_get("strategy").unwrap_or_default(), r.try_get("s").unwrap_or_default()))
     .collect();
     assert_eq!(stats.len(), 2, "{stats:?}");
+    println!(
+        "first {} rolled back, then {second} verified; strategy_stats successes: {stats:?}",
+        first[0].1
+    );
 }
 
 #[tokio::test]
@@ -406,4 +410,24 @@ async fn an_action_its_executor_could_not_carry_out_is_not_verified_and_the_next
         .await
         .expect("arms");
     assert_eq!((arms[0].successes, arms[0].failures), (0, 0), "still never judged");
+}
+
+#[tokio::test]
+async fn the_hourly_budget_caps_actions_across_the_fleet() {
+    let mut cfg: ActuatorConfig = common::actuator_config("decisions-budget", ActionMode::Execute);
+    cfg.safety.budget_per_hour = 2;
+    let mut a = Actuator::connect(cfg.clone(), &StageContext::new("actuator"))
+        .await
+        .expect("actuator");
+    let pool = store::connect(&cfg.database_url).await.expect("store");
+    for (n, svc) in ["api", "web", "search"].into_iter().enumerate() {
+        feed(&mut a, (0..8).map(|k| window(svc, k * 10_000)).collect()).await;
+        let t = 100_000 + n as i64 * 60_000;
+        feed(&mut a, vec![anomaly(svc, t, true, "latency_p99_ms")]).await;
+    }
+    assert_eq!(status_of(&pool, "api").await[0].0, "published");
+    assert_eq!(status_of(&pool, "web").await[0].0, "published");
+    let s = status_of(&pool, "search").await;
+    assert_eq!(s[0].0, "blocked", "{s:?}");
+    assert!(s[0].1.contains("budget"), "{s:?}");
 }
