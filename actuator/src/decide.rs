@@ -74,7 +74,8 @@ fn describe(v: &safety::Verdict) -> String {
 impl Actuator {
     /// The remedy to try for an incident, among the kind's candidates not yet `tried`: the usual
     /// first choice in dry-run (nothing is learned from dry runs) and while nothing has been
-    /// learned for this kind of incident; otherwise Thompson sampling on the outcomes so far.
+    /// learned for this kind of incident; otherwise Thompson sampling on the outcomes so far,
+    /// among the candidates with outcomes and the first one (in the usual order) without.
     pub(crate) async fn choose(
         &self,
         incident: &str,
@@ -95,10 +96,21 @@ impl Actuator {
             // Nothing learned yet for this kind of incident: the usual first choice.
             return Ok(left.first().copied());
         }
-        let arms: Vec<bandit::Arm> = known
-            .into_iter()
-            .filter(|a| left.iter().any(|s| s.as_str() == a.strategy))
+        // The contenders: every candidate left with outcomes, and the first left without any (in
+        // the usual order), so untried remedies are explored one at a time, most likely first.
+        let mut fresh = false;
+        let contenders: Vec<(homeostat_schemas::Strategy, bandit::Arm)> = left
+            .iter()
+            .filter_map(|s| {
+                let a = known.iter().find(|a| a.strategy == s.as_str())?.clone();
+                let untried = a.successes + a.failures == 0;
+                if untried && std::mem::replace(&mut fresh, true) {
+                    return None;
+                }
+                Some((*s, a))
+            })
             .collect();
+        let arms: Vec<bandit::Arm> = contenders.iter().map(|c| c.1.clone()).collect();
         // Reproducible per incident and step.
         let seed = u64::from_str_radix(
             &stable_id("seed", &[incident.as_bytes(), &[tried.len() as u8]])[5..],
@@ -106,7 +118,7 @@ impl Actuator {
         )
         .unwrap_or(tried.len() as u64);
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        Ok(bandit::choose(&arms, &mut rng).map(|i| left[i]))
+        Ok(bandit::choose(&arms, &mut rng).map(|i| contenders[i].0))
     }
 
     /// Decide, record and (if allowed) publish one remedy for an open incident. `follow_up`: it

@@ -251,6 +251,11 @@ async fn the_first_remedy_fails_is_rolled_back_and_the_second_succeeds() {
     assert_eq!(published[0], (first[0].1.clone(), true));
     let second = published[1].0.clone();
     assert!(!published[1].1 && second != first[0].1, "{published:?}");
+    // Nothing is known of the remedies left, so the next in the usual order is explored first.
+    assert_eq!(
+        (first[0].1.as_str(), second.as_str()),
+        ("circuit_breaker_activation", "gradual_traffic_shift")
+    );
     // The second helps: errors fall to 0.2 % and the incident resolves within its window (a
     // traffic remedy's is 120 s, a page's 300 s: it is judged by the incident resolving).
     let mut batch = Vec::new();
