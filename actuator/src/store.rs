@@ -2,6 +2,8 @@
 //! `Any` driver). Migrations are embedded and run at start. Every write is idempotent: rows are
 //! keyed by ids derived from the message that caused them, inserted with `ON CONFLICT DO NOTHING`.
 
+/// The incident store's connection pool (PostgreSQL or SQLite).
+pub use sqlx::AnyPool as Pool;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Row};
 
@@ -439,4 +441,67 @@ pub async fn set_action_status(pool: &AnyPool, id: &str, status: &str, t: i64) -
         .execute(pool)
         .await?;
     Ok(())
+}
+
+/// One entry of an incident's timeline.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TimelineEntry {
+    /// Event time, ms.
+    pub event_time: i64,
+    /// `opened`, `action`, `action_result`, `verified`, `rolled_back`, …
+    pub kind: String,
+    /// What happened.
+    pub detail: String,
+}
+
+/// An incident's timeline, in the order it happened.
+pub async fn timeline(pool: &AnyPool, incident_id: &str) -> Result<Vec<TimelineEntry>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT event_time, kind, detail FROM incident_events WHERE incident_id = $1 ORDER BY event_time, recorded_us, id",
+    )
+    .bind(incident_id)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(TimelineEntry {
+                event_time: r.try_get("event_time")?,
+                kind: r.try_get("kind")?,
+                detail: r.try_get("detail")?,
+            })
+        })
+        .collect()
+}
+
+/// One row of the `strategy_stats` view.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StrategyStat {
+    /// Failure signature (incident kind).
+    pub signature: String,
+    /// Strategy.
+    pub strategy: String,
+    /// Verified recoveries.
+    pub successes: i64,
+    /// Rolled back.
+    pub failures: i64,
+}
+
+/// Strategy effectiveness per failure signature, best first within each.
+pub async fn strategy_stats(pool: &AnyPool) -> Result<Vec<StrategyStat>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT signature, strategy, CAST(successes AS BIGINT) AS s, CAST(failures AS BIGINT) AS f
+         FROM strategy_stats ORDER BY signature, 1.0 * successes / trials DESC, strategy",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(StrategyStat {
+                signature: r.try_get("signature")?,
+                strategy: r.try_get("strategy")?,
+                successes: r.try_get("s")?,
+                failures: r.try_get("f")?,
+            })
+        })
+        .collect()
 }

@@ -36,8 +36,8 @@ pub fn table(rows: &[IncidentRow]) -> String {
     s
 }
 
-/// List incidents at `url`.
-pub async fn list(url: &str, limit: i64) -> anyhow::Result<Vec<IncidentRow>> {
+/// Open the incident store at `url`, with a clear error when it is not there.
+pub async fn open(url: &str) -> anyhow::Result<store::Pool> {
     if let Some(path) = url.strip_prefix("sqlite://") {
         let file = path.split('?').next().unwrap_or(path);
         anyhow::ensure!(
@@ -45,9 +45,58 @@ pub async fn list(url: &str, limit: i64) -> anyhow::Result<Vec<IncidentRow>> {
             "no incident store at {file} (run `homeostat demo` first, or pass --db postgres://…)"
         );
     }
-    let pool = store::connect(url)
+    store::connect(url)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot open the incident store at {url}: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("cannot open the incident store at {url}: {e}"))
+}
+
+/// An incident's timeline as text, each entry with its time and the seconds since the first.
+pub fn timeline_table(id: &str, entries: &[store::TimelineEntry]) -> String {
+    let t0 = entries.first().map_or(0, |e| e.event_time);
+    let mut s = format!(
+        "incident {id}
+"
+    );
+    for e in entries {
+        s.push_str(&format!(
+            "{}  {:>+8.1} s  {:<14} {}
+",
+            time(e.event_time),
+            (e.event_time - t0) as f64 / 1000.0,
+            e.kind,
+            e.detail
+        ));
+    }
+    s
+}
+
+/// Strategy effectiveness as a table.
+pub fn strategies_table(stats: &[store::StrategyStat]) -> String {
+    if stats.is_empty() {
+        return "no verified outcomes yet (the actuator learns in shadow and execute modes)\n".into();
+    }
+    let mut s = format!(
+        "{:<22} {:<34} {:>6} {:>9} {:>8} {:>9}\n",
+        "incident kind", "strategy", "trials", "recovered", "rolled", "success"
+    );
+    for r in stats {
+        let trials = r.successes + r.failures;
+        s.push_str(&format!(
+            "{:<22} {:<34} {:>6} {:>9} {:>8} {:>8.0}%\n",
+            r.signature,
+            r.strategy,
+            trials,
+            r.successes,
+            r.failures,
+            100.0 * r.successes as f64 / trials.max(1) as f64
+        ));
+    }
+    s
+}
+
+/// List incidents at `url`.
+pub async fn list(url: &str, limit: i64) -> anyhow::Result<Vec<IncidentRow>> {
+    let pool = open(url).await?;
     let rows = store::list_incidents(&pool, limit).await?;
     pool.close().await;
     Ok(rows)

@@ -106,13 +106,26 @@ enum Cmd {
         #[arg(value_parser = ["on", "off"])]
         state: Option<String>,
     },
-    /// List incidents, newest first.
+    /// List incidents, newest first; or, with --show ID, one incident's timeline: when it
+    /// opened, each action and its result, verification, rollbacks, restores, resolution.
     Incidents {
         #[command(flatten)]
         store: Store,
         /// Most rows to show.
         #[arg(long, default_value_t = 50)]
         limit: i64,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Show this incident's timeline instead of the list.
+        #[arg(long, value_name = "ID")]
+        show: Option<String>,
+    },
+    /// How well each recovery strategy has worked, per kind of incident: the verified outcomes
+    /// the actuator learns from (view strategy_stats).
+    Strategies {
+        #[command(flatten)]
+        store: Store,
         /// JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -372,7 +385,36 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Incidents { store, limit, json } => {
+        Cmd::Incidents {
+            store,
+            json,
+            show: Some(id),
+            ..
+        } => {
+            let pool = incidents::open(&store.url).await?;
+            let entries = homeostat_actuator::store::timeline(&pool, &id).await?;
+            if entries.is_empty() {
+                eprintln!("no incident {id} in {} (see `homeostat incidents` for ids)", store.url);
+                return Ok(ExitCode::FAILURE);
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&entries)?);
+            } else {
+                print!("{}", incidents::timeline_table(&id, &entries));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Strategies { store, json } => {
+            let pool = incidents::open(&store.url).await?;
+            let stats = homeostat_actuator::store::strategy_stats(&pool).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&stats)?);
+            } else {
+                print!("{}", incidents::strategies_table(&stats));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Incidents { store, limit, json, .. } => {
             let rows = incidents::list(&store.url, limit).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);

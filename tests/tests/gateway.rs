@@ -448,6 +448,23 @@ async fn a_failing_backend_behind_haproxy_is_detected_drained_verified_and_resto
         .expect("action");
     assert_eq!(action, ("circuit_breaker_activation".into(), "execute".into()));
     eprintln!("{} telemetry records sent", sent.load(Ordering::Relaxed));
+    // The operator's view of the same timeline, and of what the learner saw.
+    for args in [vec!["incidents", "--show", incident.as_str()], vec!["strategies"]] {
+        let out = std::process::Command::new(bin("homeostat"))
+            .args(&args)
+            .args(["--db", &db_url])
+            .output()
+            .expect("homeostat");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        eprintln!("$ homeostat {}\n{text}", args.join(" "));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let expected = if args[0] == "incidents" {
+            "restored"
+        } else {
+            "circuit_breaker_activation"
+        };
+        assert!(text.contains(expected), "{text}");
+    }
 
     for p in &mut stages {
         assert_eq!(
