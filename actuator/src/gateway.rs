@@ -77,8 +77,22 @@ pub struct Applied {
 /// A verified remedy waiting for its faulty servers to be healthy again.
 #[derive(Debug, Clone)]
 struct Waiting {
+    action_id: String,
     applied: Applied,
     good: u32,
+}
+
+/// A remedy undone because its faulty servers are healthy again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Restored {
+    /// The action that had been carried out.
+    pub action_id: String,
+    /// Its incident.
+    pub incident_id: String,
+    /// Its service.
+    pub service: String,
+    /// What was done.
+    pub detail: String,
 }
 
 /// The executor.
@@ -391,13 +405,17 @@ impl Gateway {
             && a.undo.is_some()
             && !a.probes.is_empty()
         {
-            self.waiting.push(Waiting { applied: a, good: 0 });
+            self.waiting.push(Waiting {
+                action_id: action_id.to_owned(),
+                applied: a,
+                good: 0,
+            });
         }
     }
 
     /// Probe the faulty servers of verified remedies; once all of a remedy's answer
-    /// `restore_after_probes` times in a row, undo it. Returns (incident id, detail) for each.
-    pub async fn restore_healthy(&mut self) -> Vec<(String, String)> {
+    /// `restore_after_probes` times in a row, undo it.
+    pub async fn restore_healthy(&mut self) -> Vec<Restored> {
         let mut restored = Vec::new();
         let need = self.cfg.restore_after_probes.max(1);
         let mut keep = Vec::new();
@@ -422,13 +440,15 @@ impl Gateway {
             match self.apply(&a.backend, undo, &a.before).await {
                 Ok(done) => {
                     let names: Vec<String> = a.probes.iter().map(|(n, _)| format!("{}/{n}", a.backend)).collect();
-                    restored.push((
-                        a.incident_id.clone(),
-                        format!(
+                    restored.push(Restored {
+                        action_id: w.action_id.clone(),
+                        incident_id: a.incident_id.clone(),
+                        service: a.service.clone(),
+                        detail: format!(
                             "{} healthy {need} times in a row: back in rotation ({done})",
                             names.join(", ")
                         ),
-                    ));
+                    });
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, service = %a.service, "restoring servers failed; retrying");

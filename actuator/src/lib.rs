@@ -3,6 +3,7 @@
 //! and publishes the command on `actions.v1` (dry-run by default, recording what it would do), and
 //! records what executors report on `actions.results.v1`.
 
+pub mod agent;
 pub mod alertmanager;
 pub mod approvals;
 pub mod bandit;
@@ -569,14 +570,14 @@ impl Stage for Actuator {
         self.influx.flush().await;
         if let Some(g) = self.gateway.as_mut() {
             g.observe().await;
-            for (incident, detail) in g.restore_healthy().await {
+            for r in g.restore_healthy().await {
                 store::add_event(
                     &self.pool,
-                    &format!("{incident}-restored-{now}"),
-                    &incident,
+                    &format!("{}-restored-{now}", r.incident_id),
+                    &r.incident_id,
                     now,
                     "restored",
-                    &detail,
+                    &r.detail,
                 )
                 .await
                 .map_err(transient)?;

@@ -288,15 +288,15 @@ pub async fn record_result(pool: &AnyPool, r: &homeostat_schemas::ActionResult) 
             .map(|row| row.try_get::<String, _>("incident_id"))
             .transpose()?;
         if let Some(inc) = incident {
-            add_event(
-                pool,
-                &format!("{}-result", r.id),
-                &inc,
-                r.event_time,
-                "action_result",
-                &format!("{status} by {}: {}", r.executor, r.detail),
-            )
-            .await?;
+            // An executor reports putting servers back after a remedy worked as a succeeded
+            // result whose detail starts with "restored: " (see the gateway agent).
+            let (kind, detail) = match r.detail.strip_prefix("restored: ") {
+                Some(d) if r.status == homeostat_schemas::ActionStatus::Succeeded => {
+                    ("restored", format!("{d} (by {})", r.executor))
+                }
+                _ => ("action_result", format!("{status} by {}: {}", r.executor, r.detail)),
+            };
+            add_event(pool, &format!("{}-result", r.id), &inc, r.event_time, kind, &detail).await?;
         }
     }
     Ok(())

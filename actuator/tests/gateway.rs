@@ -435,3 +435,96 @@ async fn in_shadow_mode_the_action_is_published_but_the_gateway_is_left_alone() 
     assert_eq!(status, "published");
     let _ = std::fs::remove_dir_all(&r.h.dir);
 }
+
+#[tokio::test]
+async fn the_gateway_agent_carries_out_undoes_and_only_describes_shadow_actions() {
+    use homeostat_actuator::agent::{AgentConfig, GatewayAgent};
+    use homeostat_schemas::{ActionCommand, ActionResult, ActionStatus, Strategy};
+    let r = rig("agent").await;
+    let mut backends = std::collections::HashMap::new();
+    backends.insert("shop".to_owned(), "app".to_owned());
+    let cfg = AgentConfig {
+        haproxy: homeostat_actuator::gateway::GatewayConfig {
+            socket: format!("127.0.0.1:{}", r.h.admin),
+            backends,
+            restore_after_probes: 3,
+        },
+        grace_s: 0,
+        name: "edge-1".into(),
+    };
+    let mut agent = GatewayAgent::build(cfg, &StageContext::new("gateway_agent"))
+        .await
+        .expect("agent");
+    let command = |id: &str, service: &str, mode: ActionMode, rollback_of: Option<&str>| {
+        let mut parameters = serde_json::Map::new();
+        if let Some(of) = rollback_of {
+            parameters.insert("rollback_of".into(), serde_json::json!(of));
+        }
+        ActionCommand {
+            schema_version: 1,
+            id: id.into(),
+            event_time: 0,
+            service_id: service.into(),
+            incident_id: "inc-1".into(),
+            strategy: Strategy::CircuitBreakerActivation,
+            target: service.into(),
+            parameters,
+            mode,
+            rollback_plan: String::new(),
+            verification_window_s: 60,
+            reason: "error_burst".into(),
+        }
+    };
+    let mut em: Emitter<ActionResult> = Emitter::default();
+    let state = || async { r.h.rt.servers("app").await.expect("servers")[1].state };
+
+    // Shadow: described, not done.
+    agent
+        .process(vec![command("a0", "shop", ActionMode::Shadow, None)], &mut em)
+        .await
+        .expect("process");
+    let out = em.drain();
+    assert_eq!(out[0].status, ActionStatus::Skipped);
+    assert_eq!(
+        out[0].detail,
+        r#"shadow: would carry out {"remedy":"circuit_breaker_activation","instance":"b2","open_for_s":60}"#
+    );
+    assert_eq!(state().await, ServerState::Ready);
+
+    // Execute: done and answered; another service's action is left to other executors.
+    agent
+        .process(
+            vec![
+                command("a1", "shop", ActionMode::Execute, None),
+                command("x1", "billing", ActionMode::Execute, None),
+            ],
+            &mut em,
+        )
+        .await
+        .expect("process");
+    let out = em.drain();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(
+        (out[0].action_id.as_str(), out[0].status),
+        ("a1", ActionStatus::Succeeded)
+    );
+    assert_eq!(out[0].executor, "edge-1");
+    assert!(out[0].detail.starts_with("drained app/b2"), "{out:?}");
+    assert_eq!(state().await, ServerState::Drain);
+
+    // The actuator rolls it back: undone exactly, answered on the rollback's id.
+    agent
+        .process(
+            vec![command("a1-rollback", "shop", ActionMode::Execute, Some("a1"))],
+            &mut em,
+        )
+        .await
+        .expect("process");
+    let out = em.drain();
+    assert_eq!(
+        (out[0].action_id.as_str(), out[0].status, out[0].detail.as_str()),
+        ("a1-rollback", ActionStatus::Succeeded, "undone: app/b2 ready")
+    );
+    assert_eq!(state().await, ServerState::Ready);
+    let _ = std::fs::remove_dir_all(&r.h.dir);
+}

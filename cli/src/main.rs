@@ -135,6 +135,17 @@ enum Cmd {
         #[command(subcommand)]
         what: EvalCmd,
     },
+    /// Run HAProxy's executor on the gateway host: carry out the traffic remedies the actuator
+    /// publishes on actions.v1 for the services this HAProxy fronts (drain, weights, backup
+    /// servers), undo them on rollback, restore servers once healthy, and answer on
+    /// actions.results.v1. For when the actuator cannot reach the runtime API itself. Settings:
+    /// [gateway_agent] and [kafka] (see --print-config of any stage); stops cleanly on SIGTERM.
+    GatewayAgent {
+        /// TOML file merged over the built-in defaults, e.g. with
+        /// [gateway_agent.haproxy] socket = "/run/haproxy/admin.sock", backends = { shop = "app" }.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Create Homeostat's topics on a broker (existing ones are left alone).
     Topics {
         /// Bootstrap servers.
@@ -495,6 +506,13 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
                 println!("wrote {}", path.display());
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::GatewayAgent { config } => {
+            let config = runtime::config::Config::from_process(config.as_deref())?;
+            let log = config.runtime()?.log;
+            runtime::logging::init(&log.format, &log.level);
+            runtime::kafka::run::<homeostat_actuator::agent::GatewayAgent>(&config).await?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Topics {

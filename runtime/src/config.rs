@@ -23,6 +23,7 @@ pub const SECTIONS: &[&str] = &[
     "predictor",
     "actuator",
     "sim",
+    "gateway_agent",
 ];
 
 /// A configuration problem, with the key at fault.

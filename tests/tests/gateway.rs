@@ -191,8 +191,31 @@ async fn timeline(pool: &sqlx::PgPool) -> Vec<(i64, String, String)> {
         .unwrap_or_default()
 }
 
+/// One scenario at a time: each runs a whole pipeline, and the machine has two cores.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_backend_behind_haproxy_is_detected_drained_verified_and_restored() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    scenario(Executor::Actuator).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_through_the_gateway_agent_over_kafka() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    scenario(Executor::Agent).await;
+}
+
+/// Who talks to HAProxy's runtime API.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Executor {
+    /// The actuator itself (`[actuator.haproxy]`).
+    Actuator,
+    /// `homeostat gateway-agent` on the gateway host, over actions.v1 and actions.results.v1.
+    Agent,
+}
+
+async fn scenario(executor: Executor) {
     let run = format!("gw{}x{}", std::process::id(), now_ms() % 1_000_000);
     let prefix = format!("{run}.");
     let dir = std::env::temp_dir().join(format!("homeostat-{run}"));
@@ -267,19 +290,49 @@ async fn a_failing_backend_behind_haproxy_is_detected_drained_verified_and_resto
         ("HOMEOSTAT__ACTUATOR__DATABASE_URL", db_url.clone()),
         ("HOMEOSTAT__ACTUATOR__INFLUX__ENABLED", "false".into()),
         ("HOMEOSTAT__ACTUATOR__VERIFICATION_WINDOW_S", "10".into()),
-        ("HOMEOSTAT__ACTUATOR__HAPROXY__SOCKET", format!("127.0.0.1:{admin}")),
-        ("HOMEOSTAT__ACTUATOR__HAPROXY__BACKENDS__SHOP", "app".into()),
         ("HOMEOSTAT__LOG__LEVEL", "info".into()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
+    let haproxy_at = |section: &str| {
+        vec![
+            (
+                format!("HOMEOSTAT__{section}__HAPROXY__SOCKET"),
+                format!("127.0.0.1:{admin}"),
+            ),
+            (
+                format!("HOMEOSTAT__{section}__HAPROXY__BACKENDS__SHOP"),
+                "app".to_owned(),
+            ),
+        ]
+    };
     let mut stages = Vec::new();
     for stage in ["ingest", "features", "detector", "predictor", "actuator"] {
         let mut e = env.clone();
         e.push(("HOMEOSTAT__HTTP__LISTEN".into(), format!("127.0.0.1:{}", free_port())));
+        if stage == "actuator" && executor == Executor::Actuator {
+            e.extend(haproxy_at("ACTUATOR"));
+        }
         stages.push(Proc::start(stage, bin(&format!("homeostat-{stage}")), &[], &e, &dir));
     }
+    if executor == Executor::Agent {
+        let mut e = env.clone();
+        e.push(("HOMEOSTAT__HTTP__LISTEN".into(), format!("127.0.0.1:{}", free_port())));
+        e.push(("HOMEOSTAT__GATEWAY_AGENT__GRACE_S".into(), "3".into()));
+        e.extend(haproxy_at("GATEWAY_AGENT"));
+        stages.push(Proc::start(
+            "gateway-agent",
+            bin("homeostat"),
+            &["gateway-agent"],
+            &e,
+            &dir,
+        ));
+    }
+    let executor_name = match executor {
+        Executor::Actuator => "haproxy",
+        Executor::Agent => "gateway-agent",
+    };
 
     // Steady load through the gateway, with its telemetry.
     let seen: Seen = Arc::default();
@@ -434,7 +487,10 @@ async fn a_failing_backend_behind_haproxy_is_detected_drained_verified_and_resto
     assert!(pos("verified") < pos("restored"));
     assert!(pos("restored") < pos("resolved"));
     let result = &events[pos("action_result")].2;
-    assert!(result.starts_with("succeeded by haproxy: drained app/b2"), "{result}");
+    assert!(
+        result.starts_with(&format!("succeeded by {executor_name}: drained app/b2")),
+        "{result}"
+    );
     let action: (String, String) = sqlx::query("SELECT strategy, mode FROM actions WHERE incident_id = $1")
         .bind(&incident)
         .fetch_one(&pool)
