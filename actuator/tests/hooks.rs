@@ -114,7 +114,7 @@ async fn commands_run_only_if_allowed_and_without_a_shell() {
 #[tokio::test]
 async fn the_actuator_restarts_through_a_webhook_once_a_person_approves() {
     use homeostat_actuator::{Actuator, ActuatorConfig, ActuatorIn, approvals, store};
-    use homeostat_schemas::{ActionMode, AnomalyScore, Contribution};
+    use homeostat_schemas::ActionMode;
     use runtime::{Emitter, Stage, StageContext};
     use sqlx::Row;
     use std::sync::{Arc, Mutex};
@@ -152,24 +152,7 @@ async fn the_actuator_restarts_through_a_webhook_once_a_person_approves() {
         .await
         .expect("actuator");
     let mut batch: Vec<ActuatorIn> = (0..8).map(|k| common::window_of("payments", k * 10_000, &[])).collect();
-    batch.push(ActuatorIn::Anomaly(AnomalyScore {
-        schema_version: 1,
-        id: "a-1".into(),
-        event_time: 90_000,
-        service_id: "payments".into(),
-        window_id: "w-9".into(),
-        anomaly_score: 0.95,
-        health_score: 0.05,
-        degradation_trend: 0.0,
-        warming_up: false,
-        alerting: true,
-        top_features: vec![Contribution {
-            feature: "memory_max_ratio".into(),
-            value: 0.97,
-            baseline: 0.5,
-            deviation: 12.0,
-        }],
-    }));
+    batch.push(common::alert("payments", 90_000, "memory_max_ratio", 0.97, 0.5));
     let mut em = Emitter::default();
     a.process(batch, &mut em).await.expect("process");
     assert!(got.lock().expect("lock").is_empty(), "nothing runs before approval");
@@ -198,7 +181,7 @@ async fn the_actuator_restarts_through_a_webhook_once_a_person_approves() {
 #[tokio::test]
 async fn the_actuator_scales_out_through_an_allow_listed_command() {
     use homeostat_actuator::{Actuator, ActuatorConfig, ActuatorIn, store};
-    use homeostat_schemas::{ActionMode, AnomalyScore, Contribution};
+    use homeostat_schemas::ActionMode;
     use runtime::{Emitter, Stage, StageContext};
     use sqlx::Row;
 
@@ -227,24 +210,7 @@ async fn the_actuator_scales_out_through_an_allow_listed_command() {
         .await
         .expect("actuator");
     let mut batch: Vec<ActuatorIn> = (0..8).map(|k| common::window_of("search", k * 10_000, &[])).collect();
-    batch.push(ActuatorIn::Anomaly(AnomalyScore {
-        schema_version: 1,
-        id: "a-cpu".into(),
-        event_time: 90_000,
-        service_id: "search".into(),
-        window_id: "w-9".into(),
-        anomaly_score: 0.95,
-        health_score: 0.05,
-        degradation_trend: 0.0,
-        warming_up: false,
-        alerting: true,
-        top_features: vec![Contribution {
-            feature: "cpu_max_ratio".into(),
-            value: 0.97,
-            baseline: 0.4,
-            deviation: 15.0,
-        }],
-    }));
+    batch.push(common::alert("search", 90_000, "cpu_max_ratio", 0.97, 0.4));
     let mut em = Emitter::default();
     a.process(batch, &mut em).await.expect("process");
 

@@ -187,3 +187,26 @@ pub fn window_of(svc: &str, t: i64, features: &[(&str, f64)]) -> homeostat_actua
         features: features.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
     })
 }
+
+/// An alerting detector score for `svc` at `t`, explained by `feature` at `value` (against
+/// `baseline`).
+pub fn alert(svc: &str, t: i64, feature: &str, value: f64, baseline: f64) -> homeostat_actuator::ActuatorIn {
+    homeostat_actuator::ActuatorIn::Anomaly(homeostat_schemas::AnomalyScore {
+        schema_version: 1,
+        id: format!("a-{svc}-{t}"),
+        event_time: t,
+        service_id: svc.into(),
+        window_id: format!("w-{svc}-{t}"),
+        anomaly_score: 0.95,
+        health_score: 0.05,
+        degradation_trend: 0.0,
+        warming_up: false,
+        alerting: true,
+        top_features: vec![homeostat_schemas::Contribution {
+            feature: feature.into(),
+            value,
+            baseline,
+            deviation: 12.0,
+        }],
+    })
+}
