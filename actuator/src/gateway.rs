@@ -2,9 +2,10 @@
 //! mode it carries out the traffic remedies itself through the runtime API, as typed remedies
 //! ([`crate::remedy`]) proposed on the backend's live state:
 //!
-//! - the faulty server is the ready primary that stands out over the last minute: the highest
-//!   share of 5xx responses (at least twice any other's), or else the slowest average response
-//!   time (at least twice the others' median and 50 ms);
+//! - the faulty server is the ready primary that stands out: the highest share of 5xx responses
+//!   over the last minute (at least twice any other's), or else the slowest to answer three HTTP
+//!   probes made there and then (at least twice the others' median and 50 ms), or else the
+//!   slowest by HAProxy's average response time;
 //! - circuit breaker: drain it; gradual traffic shift: halve its weight; load-balancer
 //!   reconfiguration: double the healthy servers' weights and give it weight 1; routing-table
 //!   update: drain it and enable the backup servers that were out of rotation;
@@ -105,8 +106,18 @@ pub struct Gateway {
     client: reqwest::Client,
 }
 
-/// The faulty server among `now`'s ready primaries, judged on the responses since `base`.
-fn faulty(now: &[Server], base: Option<&[Server]>) -> Option<(String, String)> {
+/// The ready primaries of `now` (at least two, or none: one server has nobody to compare with).
+fn ready_primaries(now: &[Server]) -> Vec<&Server> {
+    let ready: Vec<&Server> = now
+        .iter()
+        .filter(|s| !s.backup && s.state == ServerState::Ready)
+        .collect();
+    if ready.len() < 2 { Vec::new() } else { ready }
+}
+
+/// The ready primary that stands out by its share of 5xx responses since `base` (at least twice
+/// any other's), with the evidence.
+fn by_errors(now: &[Server], base: Option<&[Server]>) -> Option<(String, String)> {
     let since = |s: &Server| {
         let b = base.and_then(|b| b.iter().find(|x| x.name == s.name));
         (
@@ -114,13 +125,7 @@ fn faulty(now: &[Server], base: Option<&[Server]>) -> Option<(String, String)> {
             s.sessions.saturating_sub(b.map_or(0, |b| b.sessions)),
         )
     };
-    let ready: Vec<&Server> = now
-        .iter()
-        .filter(|s| !s.backup && s.state == ServerState::Ready)
-        .collect();
-    if ready.len() < 2 {
-        return None;
-    }
+    let ready = ready_primaries(now);
     let share = |s: &Server| {
         let (e, n) = since(s);
         e as f64 / n.max(1) as f64
@@ -132,30 +137,40 @@ fn faulty(now: &[Server], base: Option<&[Server]>) -> Option<(String, String)> {
         .filter(|s| s.name != worst.name)
         .map(|s| share(s))
         .fold(0.0, f64::max);
-    if e > 0 && share(worst) >= 2.0 * others {
-        return Some((
+    (e > 0 && share(worst) >= 2.0 * others).then(|| {
+        (
             worst.name.clone(),
             format!("{}: {e} of {n} recent responses 5xx", worst.name),
-        ));
-    }
-    let slowest = ready.iter().copied().max_by_key(|s| s.rtime_ms)?;
+        )
+    })
+}
+
+/// The ready primary that stands out as slow: `latency_ms` of it at least twice the others'
+/// median and at least 50 ms; `what` names the measure in the evidence.
+fn by_latency(now: &[Server], latency_ms: &dyn Fn(&Server) -> u64, what: &str) -> Option<(String, String)> {
+    let ready = ready_primaries(now);
+    let slowest = ready.iter().copied().max_by_key(|s| latency_ms(s))?;
     let mut rest: Vec<u64> = ready
         .iter()
         .filter(|s| s.name != slowest.name)
-        .map(|s| s.rtime_ms)
+        .map(|s| latency_ms(s))
         .collect();
     rest.sort_unstable();
     let median = rest[rest.len() / 2];
-    if slowest.rtime_ms >= 50 && slowest.rtime_ms >= 2 * median {
-        return Some((
+    let slow = latency_ms(slowest);
+    (slow >= 50 && slow >= 2 * median).then(|| {
+        (
             slowest.name.clone(),
-            format!(
-                "{}: {} ms average response time, others {median} ms",
-                slowest.name, slowest.rtime_ms
-            ),
-        ));
-    }
-    None
+            format!("{}: {slow} ms {what}, others {median} ms", slowest.name),
+        )
+    })
+}
+
+/// The faulty server among `now`'s ready primaries: by recent errors, else by HAProxy's average
+/// response time (over its last 1024 requests, slow to move).
+#[cfg(test)]
+fn faulty(now: &[Server], base: Option<&[Server]>) -> Option<(String, String)> {
+    by_errors(now, base).or_else(|| by_latency(now, &|s| s.rtime_ms, "average response time"))
 }
 
 impl Gateway {
@@ -229,7 +244,26 @@ impl Gateway {
             .get(&backend)
             .and_then(|h| h.front())
             .map(|(_, s)| s.as_slice());
-        let (worst, evidence) = faulty(&servers, base).unzip();
+        let addresses: HashMap<String, String> = self
+            .rt
+            .addresses(&backend)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .collect();
+        // Errors first; else slowness, measured now by probing each ready server (HAProxy's own
+        // average spans its last 1024 requests and moves slowly), else HAProxy's average.
+        let mut found = by_errors(&servers, base);
+        if found.is_none() {
+            let probed = self.probe_latencies(&servers, &addresses).await;
+            found = by_latency(
+                &servers,
+                &|s| probed.get(&s.name).copied().unwrap_or(0),
+                "to answer a probe (median of 3)",
+            )
+            .or_else(|| by_latency(&servers, &|s| s.rtime_ms, "average response time"));
+        }
+        let (worst, evidence) = found.unzip();
         let ctx = remedy::Context {
             service: service.to_owned(),
             instances: servers
@@ -247,13 +281,6 @@ impl Gateway {
         };
         let remedy = remedy::propose(strategy, &ctx).map_err(|e| e.to_string())?;
         let undo = remedy.rollback(&ctx);
-        let addresses = self
-            .rt
-            .addresses(&backend)
-            .await
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .collect();
         let primaries = servers.iter().filter(|s| !s.backup);
         let out = primaries.clone().filter(|s| s.state != ServerState::Ready).count();
         let takes = remedy.takes_out();
@@ -267,6 +294,26 @@ impl Gateway {
             addresses,
             before: servers.iter().map(|s| (s.name.clone(), s.state)).collect(),
         })
+    }
+
+    /// Each ready primary's time to answer `GET /`, the median of 3 probes in ms (a probe that
+    /// fails or times out counts as 2000 ms).
+    async fn probe_latencies(&self, servers: &[Server], addresses: &HashMap<String, String>) -> HashMap<String, u64> {
+        let mut out = HashMap::new();
+        for s in ready_primaries(servers) {
+            let Some(addr) = addresses.get(&s.name).filter(|a| !a.is_empty()) else {
+                continue;
+            };
+            let mut times = Vec::with_capacity(3);
+            for _ in 0..3 {
+                let t0 = Instant::now();
+                let ok = self.client.get(format!("http://{addr}/")).send().await.is_ok();
+                times.push(if ok { t0.elapsed().as_millis() as u64 } else { 2000 });
+            }
+            times.sort_unstable();
+            out.insert(s.name.clone(), times[1]);
+        }
+        out
     }
 
     /// Carry out a proposed remedy; the detail for the record.

@@ -528,3 +528,44 @@ async fn the_gateway_agent_carries_out_undoes_and_only_describes_shadow_actions(
     assert_eq!(state().await, ServerState::Ready);
     let _ = std::fs::remove_dir_all(&r.h.dir);
 }
+
+#[tokio::test]
+async fn a_slow_server_is_found_by_probing_and_its_traffic_shifted_away() {
+    let ok = Arc::new(AtomicBool::new(false));
+    let slow = Arc::new(AtomicBool::new(true));
+    let ports = [
+        backend("b1", ok.clone()).await,
+        common::slow_backend("b2", slow.clone()).await,
+        backend("b3", ok.clone()).await,
+    ];
+    let h = common::haproxy("slow", ports).await;
+    h.rt.set_weight("app", "b2", 10).await.expect("weight");
+    let r = Rig { h, failing: slow };
+    let (mut a, acfg) = actuator(&r).await;
+    let mut em = Emitter::default();
+    // A latency incident: p99 up from 20 ms to 310 ms; no server answers 5xx.
+    let mut batch: Vec<ActuatorIn> = (0..8)
+        .map(|k| common::window_of("shop", k * 10_000, &[("latency_p99_ms", 20.0)]))
+        .collect();
+    batch.push(common::window_of("shop", 80_000, &[("latency_p99_ms", 310.0)]));
+    batch.push(common::alert("shop", 85_000, "latency_p99_ms", 310.0, 20.0));
+    a.process(batch, &mut em).await.expect("process");
+    let s = r.h.rt.servers("app").await.expect("servers");
+    assert_eq!((s[1].name.as_str(), s[1].weight), ("b2", 5), "{s:?}");
+    let pool = store::connect(&acfg.database_url).await.expect("store");
+    let detail: String = sqlx::query("SELECT detail FROM incident_events WHERE kind = 'action_result'")
+        .fetch_one(&pool)
+        .await
+        .expect("result")
+        .try_get("detail")
+        .expect("detail");
+    assert!(
+        detail.starts_with("succeeded by haproxy: weight of app/b2 10 → 5 (b2: 3"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("ms to answer a probe (median of 3), others"),
+        "{detail}"
+    );
+    let _ = std::fs::remove_dir_all(&r.h.dir);
+}

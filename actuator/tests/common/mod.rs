@@ -22,15 +22,31 @@ impl Drop for Child {
 
 /// A backend answering every request with its name, or 500 while `failing` is set.
 pub async fn backend(name: &'static str, failing: std::sync::Arc<std::sync::atomic::AtomicBool>) -> u16 {
+    serve(name, failing, std::sync::Arc::default()).await
+}
+
+/// A backend answering every request with its name, 300 ms late while `slow` is set.
+pub async fn slow_backend(name: &'static str, slow: std::sync::Arc<std::sync::atomic::AtomicBool>) -> u16 {
+    serve(name, std::sync::Arc::default(), slow).await
+}
+
+async fn serve(
+    name: &'static str,
+    failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    slow: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> u16 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = l.local_addr().expect("addr").port();
     tokio::spawn(async move {
         while let Ok((mut s, _)) = l.accept().await {
-            let failing = failing.clone();
+            let (failing, slow) = (failing.clone(), slow.clone());
             tokio::spawn(async move {
                 let mut buf = [0u8; 2048];
                 let _ = s.read(&mut buf).await;
+                if slow.load(std::sync::atomic::Ordering::SeqCst) {
+                    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                }
                 let status = if failing.load(std::sync::atomic::Ordering::SeqCst) {
                     "500 Internal Server Error"
                 } else {
