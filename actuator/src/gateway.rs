@@ -33,6 +33,8 @@ pub struct GatewayConfig {
     pub backends: HashMap<String, String>,
     /// Good health probes in a row before a drained server is restored.
     pub restore_after_probes: u32,
+    /// Seconds between the steps of a gradual traffic shift.
+    pub shift_step_s: u64,
 }
 
 /// How far back "recent" responses go when looking for the faulty server.
@@ -73,6 +75,9 @@ pub struct Applied {
     probes: Vec<(String, String)>,
     /// Each server's state before, so an undo puts a server taken back out exactly as it was.
     before: HashMap<String, ServerState>,
+    /// A gradual shift's weights still to come, and when the next is due.
+    later: VecDeque<u32>,
+    next_step: Instant,
 }
 
 /// A verified remedy waiting for its faulty servers to be healthy again.
@@ -209,8 +214,44 @@ impl Gateway {
             )
     }
 
-    /// Sample every backend's counters (each tick), so "recent" responses can be told from old.
+    fn step(&self) -> Duration {
+        Duration::from_secs(if self.cfg.shift_step_s == 0 {
+            20
+        } else {
+            self.cfg.shift_step_s
+        })
+    }
+
+    /// Take the next step of every gradual shift that is due (each tick) and has not yet been
+    /// judged: a shift that helped or was rolled back stops where it is.
+    async fn advance_shifts(&mut self) {
+        let now = Instant::now();
+        let step = self.step();
+        let mut due = Vec::new();
+        for (id, a) in &mut self.applied {
+            if now >= a.next_step
+                && let (Some(w), Remedy::GradualTrafficShift { instance, .. }) = (a.later.front().copied(), &a.remedy)
+            {
+                due.push((id.clone(), a.backend.clone(), instance.clone(), w));
+                a.next_step = now + step;
+            }
+        }
+        for (id, backend, instance, w) in due {
+            match self.rt.set_weight(&backend, &instance, w).await {
+                Ok(()) => {
+                    tracing::info!(action = %id, server = %instance, weight = w, "gradual shift: next step");
+                    if let Some(a) = self.applied.get_mut(&id) {
+                        a.later.pop_front();
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, server = %instance, "gradual shift step failed; retrying"),
+            }
+        }
+    }
+
+    /// Sample every backend's counters and advance gradual shifts (each tick).
     pub async fn observe(&mut self) {
+        self.advance_shifts().await;
         let now = Instant::now();
         let backends: Vec<String> = self.cfg.backends.values().cloned().collect();
         for b in backends {
@@ -334,6 +375,10 @@ impl Gateway {
                 return Err(e);
             }
         };
+        let later: VecDeque<u32> = match &p.remedy {
+            Remedy::GradualTrafficShift { steps, .. } => steps.iter().skip(1).copied().collect(),
+            _ => VecDeque::new(),
+        };
         let probes = p
             .remedy
             .faulty()
@@ -353,6 +398,8 @@ impl Gateway {
                 undo: p.undo,
                 probes,
                 before: p.before,
+                later,
+                next_step: Instant::now() + self.step(),
             },
         );
         Ok(if p.evidence.is_empty() {
@@ -377,10 +424,20 @@ impl Gateway {
             Remedy::GradualTrafficShift {
                 instance,
                 from_weight,
-                to_weight,
+                steps,
             } => {
-                self.rt.set_weight(backend, instance, *to_weight).await.map_err(e)?;
-                Ok(format!("weight of {backend}/{instance} {from_weight} → {to_weight}"))
+                let first = steps.first().copied().unwrap_or(0);
+                self.rt.set_weight(backend, instance, first).await.map_err(e)?;
+                let rest: Vec<String> = steps.iter().skip(1).map(u32::to_string).collect();
+                Ok(if rest.is_empty() {
+                    format!("weight of {backend}/{instance} {from_weight} → {first}")
+                } else {
+                    format!(
+                        "weight of {backend}/{instance} {from_weight} → {first}, then {} every {} s",
+                        rest.join(", "),
+                        self.step().as_secs()
+                    )
+                })
             }
             Remedy::LoadBalancerReconfiguration { weights } => {
                 for (s, w) in weights {

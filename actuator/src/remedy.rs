@@ -123,14 +123,15 @@ pub fn context_from_facts(
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "remedy", rename_all = "snake_case")]
 pub enum Remedy {
-    /// Move traffic off an instance in steps, by lowering its weight.
+    /// Move traffic off an instance in steps, by lowering its weight: to each of `steps` in turn
+    /// (halving down to 0), one step per interval, until it helps or is rolled back.
     GradualTrafficShift {
         /// Instance.
         instance: String,
         /// Weight now.
         from_weight: u32,
-        /// Weight after the shift.
-        to_weight: u32,
+        /// The weights it goes through, the last 0.
+        steps: Vec<u32>,
     },
     /// Take an instance out of rotation (drain) for a while.
     CircuitBreakerActivation {
@@ -297,10 +298,17 @@ pub fn propose(strategy: Strategy, ctx: &Context) -> Result<Remedy, Precondition
             if w.weight == 0 {
                 return Err(no(strategy, format!("{} already takes no traffic", w.name)));
             }
+            let mut steps = Vec::new();
+            let mut next = w.weight / 2;
+            while steps.len() < 2 && next > 0 {
+                steps.push(next);
+                next /= 2;
+            }
+            steps.push(0);
             Remedy::GradualTrafficShift {
                 instance: w.name.clone(),
                 from_weight: w.weight,
-                to_weight: w.weight / 2,
+                steps,
             }
         }
         Strategy::CircuitBreakerActivation => {
@@ -604,6 +612,16 @@ mod tests {
             Ok(Remedy::CircuitBreakerActivation {
                 instance: "b2".into(),
                 open_for_s: 60
+            })
+        );
+        let mut heavy = c.clone();
+        heavy.instances[1].weight = 10;
+        assert_eq!(
+            propose(Strategy::GradualTrafficShift, &heavy),
+            Ok(Remedy::GradualTrafficShift {
+                instance: "b2".into(),
+                from_weight: 10,
+                steps: vec![5, 2, 0]
             })
         );
         let shift = propose(Strategy::GradualTrafficShift, &c).expect("applies");

@@ -318,6 +318,7 @@ async fn every_gateway_remedy_is_carried_out_and_undone_exactly_through_the_runt
         socket: format!("127.0.0.1:{}", h.admin),
         backends: [("shop".to_owned(), "app".to_owned())].into(),
         restore_after_probes: 3,
+        shift_step_s: 1,
     })
     .expect("gateway");
     let state = || async {
@@ -381,7 +382,18 @@ async fn every_gateway_remedy_is_carried_out_and_undone_exactly_through_the_runt
         .await
         .expect("applies");
     let done = g.execute("a3", "i1", "shop", p).await.expect("shift");
-    assert!(done.starts_with("weight of app/b2 10 → 5"), "{done}");
+    assert!(
+        done.starts_with("weight of app/b2 10 → 5, then 2, 0 every 1 s"),
+        "{done}"
+    );
+    // Step by step (one per second here) while it is not judged.
+    g.observe().await;
+    assert_eq!(state().await[1].2, 5, "not yet due");
+    for expected in [2, 0] {
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        g.observe().await;
+        assert_eq!(state().await[1].2, expected);
+    }
     assert_eq!(g.undo("a3").await.expect("undo"), "weights of app: b2 10");
     assert_eq!(state().await[1], ("b2".into(), ServerState::Ready, 10));
 
@@ -448,6 +460,7 @@ async fn the_gateway_agent_carries_out_undoes_and_only_describes_shadow_actions(
             socket: format!("127.0.0.1:{}", r.h.admin),
             backends,
             restore_after_probes: 3,
+            shift_step_s: 1,
         },
         grace_s: 0,
         name: "edge-1".into(),
@@ -560,7 +573,7 @@ async fn a_slow_server_is_found_by_probing_and_its_traffic_shifted_away() {
         .try_get("detail")
         .expect("detail");
     assert!(
-        detail.starts_with("succeeded by haproxy: weight of app/b2 10 → 5 (b2: 3"),
+        detail.starts_with("succeeded by haproxy: weight of app/b2 10 → 5, then 2, 0 every 20 s (b2: 3"),
         "{detail}"
     );
     assert!(
