@@ -51,6 +51,8 @@ pub struct Proposal {
     pub evidence: String,
     /// Primaries out of rotation now, plus those the remedy takes out.
     pub instances: usize,
+    /// A server found slow is healthy again only if it answers within this many ms.
+    pub healthy_within_ms: Option<u64>,
     /// Primaries the service has.
     pub instances_total: usize,
     backend: String,
@@ -73,6 +75,8 @@ pub struct Applied {
     pub undo: Option<Remedy>,
     /// Faulty servers and their addresses, probed before a verified remedy is undone.
     probes: Vec<(String, String)>,
+    /// For a server found slow: a probe counts as healthy only within this many ms.
+    healthy_within_ms: Option<u64>,
     /// Each server's state before, so an undo puts a server taken back out exactly as it was.
     before: HashMap<String, ServerState>,
     /// A gradual shift's weights still to come, and when the next is due.
@@ -111,6 +115,16 @@ pub struct Gateway {
     client: reqwest::Client,
 }
 
+/// A server that stands out, and why.
+#[derive(Debug, Clone, PartialEq)]
+struct Finding {
+    server: String,
+    evidence: String,
+    /// Found slow: a probe counts as healthy again only within this many ms (twice the others'
+    /// median at decision time, at least 50 ms).
+    healthy_within_ms: Option<u64>,
+}
+
 /// The ready primaries of `now` (at least two, or none: one server has nobody to compare with).
 fn ready_primaries(now: &[Server]) -> Vec<&Server> {
     let ready: Vec<&Server> = now
@@ -122,7 +136,7 @@ fn ready_primaries(now: &[Server]) -> Vec<&Server> {
 
 /// The ready primary that stands out by its share of 5xx responses since `base` (at least twice
 /// any other's), with the evidence.
-fn by_errors(now: &[Server], base: Option<&[Server]>) -> Option<(String, String)> {
+fn by_errors(now: &[Server], base: Option<&[Server]>) -> Option<Finding> {
     let since = |s: &Server| {
         let b = base.and_then(|b| b.iter().find(|x| x.name == s.name));
         (
@@ -142,17 +156,16 @@ fn by_errors(now: &[Server], base: Option<&[Server]>) -> Option<(String, String)
         .filter(|s| s.name != worst.name)
         .map(|s| share(s))
         .fold(0.0, f64::max);
-    (e > 0 && share(worst) >= 2.0 * others).then(|| {
-        (
-            worst.name.clone(),
-            format!("{}: {e} of {n} recent responses 5xx", worst.name),
-        )
+    (e > 0 && share(worst) >= 2.0 * others).then(|| Finding {
+        server: worst.name.clone(),
+        evidence: format!("{}: {e} of {n} recent responses 5xx", worst.name),
+        healthy_within_ms: None,
     })
 }
 
 /// The ready primary that stands out as slow: `latency_ms` of it at least twice the others'
 /// median and at least 50 ms; `what` names the measure in the evidence.
-fn by_latency(now: &[Server], latency_ms: &dyn Fn(&Server) -> u64, what: &str) -> Option<(String, String)> {
+fn by_latency(now: &[Server], latency_ms: &dyn Fn(&Server) -> u64, what: &str) -> Option<Finding> {
     let ready = ready_primaries(now);
     let slowest = ready.iter().copied().max_by_key(|s| latency_ms(s))?;
     let mut rest: Vec<u64> = ready
@@ -163,11 +176,10 @@ fn by_latency(now: &[Server], latency_ms: &dyn Fn(&Server) -> u64, what: &str) -
     rest.sort_unstable();
     let median = rest[rest.len() / 2];
     let slow = latency_ms(slowest);
-    (slow >= 50 && slow >= 2 * median).then(|| {
-        (
-            slowest.name.clone(),
-            format!("{}: {slow} ms {what}, others {median} ms", slowest.name),
-        )
+    (slow >= 50 && slow >= 2 * median).then(|| Finding {
+        server: slowest.name.clone(),
+        evidence: format!("{}: {slow} ms {what}, others {median} ms", slowest.name),
+        healthy_within_ms: Some((2 * median).max(50)),
     })
 }
 
@@ -175,7 +187,9 @@ fn by_latency(now: &[Server], latency_ms: &dyn Fn(&Server) -> u64, what: &str) -
 /// response time (over its last 1024 requests, slow to move).
 #[cfg(test)]
 fn faulty(now: &[Server], base: Option<&[Server]>) -> Option<(String, String)> {
-    by_errors(now, base).or_else(|| by_latency(now, &|s| s.rtime_ms, "average response time"))
+    by_errors(now, base)
+        .or_else(|| by_latency(now, &|s| s.rtime_ms, "average response time"))
+        .map(|f| (f.server, f.evidence))
 }
 
 impl Gateway {
@@ -304,7 +318,7 @@ impl Gateway {
             )
             .or_else(|| by_latency(&servers, &|s| s.rtime_ms, "average response time"));
         }
-        let (worst, evidence) = found.unzip();
+        let worst = found.as_ref().map(|f| f.server.clone());
         let ctx = remedy::Context {
             service: service.to_owned(),
             instances: servers
@@ -330,7 +344,8 @@ impl Gateway {
             instances_total: primaries.count(),
             undo,
             remedy,
-            evidence: evidence.unwrap_or_default(),
+            evidence: found.as_ref().map(|f| f.evidence.clone()).unwrap_or_default(),
+            healthy_within_ms: found.and_then(|f| f.healthy_within_ms),
             backend,
             addresses,
             before: servers.iter().map(|s| (s.name.clone(), s.state)).collect(),
@@ -397,6 +412,7 @@ impl Gateway {
                 remedy: p.remedy,
                 undo: p.undo,
                 probes,
+                healthy_within_ms: p.healthy_within_ms,
                 before: p.before,
                 later,
                 next_step: Instant::now() + self.step(),
@@ -526,13 +542,17 @@ impl Gateway {
         for mut w in std::mem::take(&mut self.waiting) {
             let mut ok = true;
             for (_, address) in &w.applied.probes {
+                let t0 = Instant::now();
                 ok &= !address.is_empty()
                     && self
                         .client
                         .get(format!("http://{address}/"))
                         .send()
                         .await
-                        .is_ok_and(|r| r.status().is_success());
+                        .is_ok_and(|r| r.status().is_success())
+                    && w.applied
+                        .healthy_within_ms
+                        .is_none_or(|max| t0.elapsed().as_millis() as u64 <= max);
             }
             w.good = if ok { w.good + 1 } else { 0 };
             if w.good < need {
@@ -583,6 +603,15 @@ mod tests {
             backup: false,
             rtime_ms: rtime,
         }
+    }
+
+    #[test]
+    fn a_slow_server_is_healthy_again_within_twice_the_others_answer_time() {
+        let now = [srv("b1", 0, 100, 40), srv("b2", 0, 100, 412), srv("b3", 0, 100, 45)];
+        let f = by_latency(&now, &|s| s.rtime_ms, "average response time").expect("b2");
+        assert_eq!((f.server.as_str(), f.healthy_within_ms), ("b2", Some(90)));
+        let now = [srv("b1", 0, 100, 3), srv("b2", 40, 100, 3), srv("b3", 0, 100, 3)];
+        assert_eq!(by_errors(&now, None).expect("b2").healthy_within_ms, None);
     }
 
     #[test]
