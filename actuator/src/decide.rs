@@ -412,7 +412,17 @@ impl Actuator {
     fn window_of(&self, strategy: homeostat_schemas::Strategy) -> u32 {
         let (fast, slow) = (self.cfg.verification_window_s, self.cfg.verification_window_slow_s);
         let rule = remedy::verification_of(strategy, remedy::Indicator::None, u64::from(fast), u64::from(slow));
-        u32::try_from(rule.within_s).unwrap_or(slow)
+        u32::try_from(rule.within_s + self.shift_s(strategy)).unwrap_or(slow)
+    }
+
+    /// A gradual traffic shift takes up to two more steps after the first: its window starts
+    /// once the last could have been taken.
+    fn shift_s(&self, strategy: homeostat_schemas::Strategy) -> u64 {
+        if strategy != homeostat_schemas::Strategy::GradualTrafficShift {
+            return 0;
+        }
+        let step = self.cfg.haproxy.shift_step_s;
+        2 * if step == 0 { 20 } else { step }
     }
 
     /// Does the actuator carry out `strategy` for `service` itself (HAProxy or a hook)?
@@ -537,7 +547,7 @@ impl Actuator {
             kind,
             rule,
             before: self.indicators.get(service).copied().unwrap_or_default(),
-            due: t + rule.within_s as i64 * 1000,
+            due: t + (rule.within_s + self.shift_s(strategy)) as i64 * 1000,
             rollback_plan: rollback_plan.to_owned(),
         });
     }

@@ -175,9 +175,10 @@ async fn actions_are_verified_and_the_ones_that_do_not_help_are_rolled_back() {
             vec![(svc.to_owned(), "gradual_traffic_shift".to_owned())]
         );
     }
-    // api stays slow; web recovers. The verification window is 120 s.
+    // api stays slow; web recovers. A gradual shift is judged 120 s after its last step could
+    // have been taken (two more steps, 20 s apart): 160 s.
     let mut batch = Vec::new();
-    for k in 1..=14 {
+    for k in 1..=17 {
         batch.push(window_with("api", 80_000 + k * 10_000, 880.0));
         batch.push(window_with("web", 80_000 + k * 10_000, 120.0));
     }

@@ -26,8 +26,8 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// What the load generator saw, request by request: (time ms, status, server).
-type Seen = Arc<Mutex<Vec<(i64, u16, String)>>>;
+/// What the load generator saw, request by request: (time ms, status, server, latency ms).
+type Seen = Arc<Mutex<Vec<(i64, u16, String, f64)>>>;
 
 /// One request through the gateway: status, the server HAProxy chose (`X-Served-By`), bytes.
 async fn request(client: &reqwest::Client, front: u16) -> (u16, String, u64) {
@@ -60,7 +60,20 @@ fn proc_usage(pid: u32) -> Option<(f64, u64)> {
     Some((ticks / 100.0, rss_pages * 4096))
 }
 
-/// Load through the gateway, and the telemetry of what happened, until `stop`.
+/// Send one telemetry record; true once the broker has it.
+async fn produce(producer: FutureProducer, topic: String, record: serde_json::Value) -> bool {
+    let payload = record.to_string();
+    producer
+        .send(
+            FutureRecord::to(&topic).key(SERVICE).payload(&payload),
+            Duration::from_secs(30),
+        )
+        .await
+        .is_ok()
+}
+
+/// Load through the gateway at a steady 50 requests/s (open loop: a slow answer does not slow
+/// the arrivals), and the telemetry of what happened, until `stop`.
 async fn load(
     front: u16,
     raw_topic: String,
@@ -81,23 +94,31 @@ async fn load(
         .expect("client");
     let mut last_cpu: BTreeMap<String, (f64, Instant)> = BTreeMap::new();
     let mut next_resource = Instant::now();
-    let mut pending = Vec::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
     while !stop.load(Ordering::SeqCst) {
-        let t0 = Instant::now();
-        let ts = now_ms();
-        let (status, server, bytes) = request(&client, front).await;
-        let latency_ms = t0.elapsed().as_secs_f64() * 1000.0;
-        seen.lock().expect("seen").push((ts, status, server.clone()));
-        let instance = if server.is_empty() {
-            "gateway".to_owned()
-        } else {
-            format!("{SERVICE}-{server}")
-        };
-        let mut records = vec![serde_json::json!({
-            "schema_version": 1, "kind": "request", "service_id": SERVICE, "instance_id": instance,
-            "timestamp": ts, "route": "/", "method": "GET", "status": status,
-            "latency_ms": latency_ms, "bytes_out": bytes,
-        })];
+        tick.tick().await;
+        let (client, p, topic, seen) = (client.clone(), producer.clone(), raw_topic.clone(), seen.clone());
+        tasks.spawn(async move {
+            let t0 = Instant::now();
+            let ts = now_ms();
+            let (status, server, bytes) = request(&client, front).await;
+            let latency_ms = t0.elapsed().as_secs_f64() * 1000.0;
+            seen.lock()
+                .expect("seen")
+                .push((ts, status, server.clone(), latency_ms));
+            let instance = if server.is_empty() {
+                "gateway".to_owned()
+            } else {
+                format!("{SERVICE}-{server}")
+            };
+            let record = serde_json::json!({
+                "schema_version": 1, "kind": "request", "service_id": SERVICE, "instance_id": instance,
+                "timestamp": ts, "route": "/", "method": "GET", "status": status,
+                "latency_ms": latency_ms, "bytes_out": bytes,
+            });
+            produce(p, topic, record).await
+        });
         if Instant::now() >= next_resource {
             next_resource += Duration::from_secs(1);
             for (name, pid) in &pids {
@@ -106,38 +127,22 @@ async fn load(
                 let ratio = last_cpu.insert(name.clone(), (cpu_s, now)).map_or(0.0, |(c0, t)| {
                     ((cpu_s - c0) / now.duration_since(t).as_secs_f64().max(0.001)).max(0.0)
                 });
-                records.push(serde_json::json!({
+                let record = serde_json::json!({
                     "schema_version": 1, "kind": "resource", "service_id": SERVICE,
                     "instance_id": format!("{SERVICE}-{name}"), "timestamp": now_ms(),
                     "cpu_ratio": ratio.min(64.0), "memory_bytes": rss, "memory_limit_bytes": 256u64 << 20,
-                }));
+                });
+                tasks.spawn(produce(producer.clone(), raw_topic.clone(), record));
             }
         }
-        for r in records {
-            let producer = producer.clone();
-            let topic = raw_topic.clone();
-            let payload = r.to_string();
-            pending.push(tokio::spawn(async move {
-                producer
-                    .send(
-                        FutureRecord::to(&topic).key(SERVICE).payload(&payload),
-                        Duration::from_secs(30),
-                    )
-                    .await
-                    .is_ok()
-            }));
-        }
-        if pending.len() >= 50 {
-            for p in pending.drain(..) {
-                if p.await.unwrap_or(false) {
-                    sent.fetch_add(1, Ordering::Relaxed);
-                }
+        while let Some(done) = tasks.try_join_next() {
+            if done.unwrap_or(false) {
+                sent.fetch_add(1, Ordering::Relaxed);
             }
         }
-        tokio::time::sleep(Duration::from_millis(15)).await;
     }
-    for p in pending {
-        if p.await.unwrap_or(false) {
+    while let Some(done) = tasks.join_next().await {
+        if done.unwrap_or(false) {
             sent.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -164,13 +169,13 @@ where
     }
 }
 
-async fn server_state(rt: &Runtime, name: &str) -> Option<ServerState> {
+async fn server_state(rt: &Runtime, name: &str) -> Option<(ServerState, u32)> {
     rt.servers("app")
         .await
         .ok()?
         .into_iter()
         .find(|s| s.name == name)
-        .map(|s| s.state)
+        .map(|s| (s.state, s.weight))
 }
 
 async fn timeline(pool: &sqlx::PgPool) -> Vec<(i64, String, String)> {
@@ -197,13 +202,76 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_backend_behind_haproxy_is_detected_drained_verified_and_restored() {
     let _one = ONE_AT_A_TIME.lock().await;
-    scenario(Executor::Actuator).await;
+    scenario(Executor::Actuator, Fault::Errors).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_through_the_gateway_agent_over_kafka() {
     let _one = ONE_AT_A_TIME.lock().await;
-    scenario(Executor::Agent).await;
+    scenario(Executor::Agent, Fault::Errors).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_backend_has_its_traffic_shifted_away_step_by_step_and_back() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    scenario(Executor::Actuator, Fault::Slow).await;
+}
+
+/// What goes wrong with b2.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Fault {
+    /// It answers 500.
+    Errors,
+    /// It answers 400 ms late.
+    Slow,
+}
+
+impl Fault {
+    fn switch(self) -> &'static str {
+        match self {
+            Fault::Errors => "/fault/errors",
+            Fault::Slow => "/fault/slow",
+        }
+    }
+    fn kind(self) -> &'static str {
+        match self {
+            Fault::Errors => "error_burst",
+            Fault::Slow => "latency_degradation",
+        }
+    }
+    fn strategy(self) -> &'static str {
+        match self {
+            Fault::Errors => "circuit_breaker_activation",
+            Fault::Slow => "gradual_traffic_shift",
+        }
+    }
+    fn indicator(self) -> &'static str {
+        match self {
+            Fault::Errors => "ErrorRate",
+            Fault::Slow => "LatencyP99",
+        }
+    }
+    /// The remedy's result detail starts with this.
+    fn result(self) -> &'static str {
+        match self {
+            Fault::Errors => "drained app/b2",
+            Fault::Slow => "weight of app/b2 10 → 5, then 2, 0 every 2 s",
+        }
+    }
+    /// Is b2 out of the traffic (drained, or its weight shifted down to 0)?
+    fn out(self, state: Option<(ServerState, u32)>) -> bool {
+        match self {
+            Fault::Errors => state.is_some_and(|s| s.0 == ServerState::Drain),
+            Fault::Slow => state.is_some_and(|s| s == (ServerState::Ready, 0)),
+        }
+    }
+    /// A request that shows the fault.
+    fn bad(self, status: u16, latency_ms: f64) -> bool {
+        match self {
+            Fault::Errors => status == 500,
+            Fault::Slow => latency_ms >= 300.0,
+        }
+    }
 }
 
 /// Who talks to HAProxy's runtime API.
@@ -215,7 +283,7 @@ enum Executor {
     Agent,
 }
 
-async fn scenario(executor: Executor) {
+async fn scenario(executor: Executor, fault: Fault) {
     let run = format!("gw{}x{}", std::process::id(), now_ms() % 1_000_000);
     let prefix = format!("{run}.");
     let dir = std::env::temp_dir().join(format!("homeostat-{run}"));
@@ -305,6 +373,7 @@ async fn scenario(executor: Executor) {
                 format!("HOMEOSTAT__{section}__HAPROXY__BACKENDS__SHOP"),
                 "app".to_owned(),
             ),
+            (format!("HOMEOSTAT__{section}__HAPROXY__SHIFT_STEP_S"), "2".to_owned()),
         ]
     };
     let mut stages = Vec::new();
@@ -356,7 +425,7 @@ async fn scenario(executor: Executor) {
 
     // b2 starts failing.
     let b2 = format!("127.0.0.1:{}", ports[1]);
-    assert_eq!(http_get(&b2, "/fault/errors").expect("fault switch").0, 200);
+    assert_eq!(http_get(&b2, fault.switch()).expect("fault switch").0, 200);
     let fault_at = now_ms();
 
     let (incident, kind, opened_at): (String, String, i64) = wait_for(90, "an incident for shop", &stages, || async {
@@ -376,25 +445,29 @@ async fn scenario(executor: Executor) {
         "incident {kind} opened {:.1} s after b2 began failing",
         (opened_at - fault_at) as f64 / 1000.0
     );
-    assert_eq!(kind, "error_burst");
+    assert_eq!(kind, fault.kind());
 
-    // The actuator drains b2 through the runtime API.
-    wait_for(60, "b2 drained", &stages, || async {
-        (server_state(&rt, "b2").await == Some(ServerState::Drain)).then_some(())
+    // The actuator takes b2 out of the traffic through the runtime API (at once, or step by step).
+    wait_for(60, "b2 out of the traffic", &stages, || async {
+        fault.out(server_state(&rt, "b2").await).then_some(())
     })
     .await;
     let drained_at = now_ms();
     eprintln!(
-        "b2 drained {:.1} s after it began failing",
+        "b2 out of the traffic {:.1} s after it began failing",
         (drained_at - fault_at) as f64 / 1000.0
     );
-    for (name, state) in [("b1", ServerState::Ready), ("b3", ServerState::Ready)] {
-        assert_eq!(server_state(&rt, name).await, Some(state), "{name} is left alone");
+    for name in ["b1", "b3"] {
+        assert_eq!(
+            server_state(&rt, name).await,
+            Some((ServerState::Ready, 10)),
+            "{name} is left alone"
+        );
     }
 
-    // The service's error rate recovers: nothing reaches b2 and every request succeeds.
+    // The service recovers: nothing reaches b2 and every request is answered well.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let after: Vec<(i64, u16, String)> = seen
+    let after: Vec<(i64, u16, String, f64)> = seen
         .lock()
         .expect("seen")
         .iter()
@@ -402,18 +475,26 @@ async fn scenario(executor: Executor) {
         .cloned()
         .collect();
     assert!(after.len() >= 20, "load kept going: {} requests", after.len());
-    assert!(after.iter().all(|r| r.1 == 200 && r.2 != "b2"), "{after:?}");
-    let before: Vec<u16> = seen
+    assert!(
+        after.iter().all(|r| r.1 == 200 && r.2 != "b2" && !fault.bad(r.1, r.3)),
+        "{after:?}"
+    );
+    let before: Vec<(u16, f64)> = seen
         .lock()
         .expect("seen")
         .iter()
         .filter(|r| r.0 > fault_at && r.0 < drained_at)
-        .map(|r| r.1)
+        .map(|r| (r.1, r.3))
         .collect();
-    let failed = before.iter().filter(|s| **s == 500).count();
+    let bad = before.iter().filter(|r| fault.bad(r.0, r.1)).count();
     eprintln!(
-        "while b2 failed: {failed} of {} requests answered 500; after the drain: 0 of {}",
+        "while b2 failed: {bad} of {} requests {}; afterwards: 0 of {}",
         before.len(),
+        if fault == Fault::Errors {
+            "answered 500"
+        } else {
+            "took 300 ms or more"
+        },
         after.len()
     );
 
@@ -427,19 +508,21 @@ async fn scenario(executor: Executor) {
     .await;
     assert_eq!(verified.1, "verified", "{verified:?}");
     assert!(
-        verified.2.starts_with("circuit_breaker_activation helped: ErrorRate"),
+        verified
+            .2
+            .starts_with(&format!("{} helped: {}", fault.strategy(), fault.indicator())),
         "{verified:?}"
     );
 
-    // b2 is still failing: the actuator's probes keep it out of rotation.
+    // b2 is still failing: the probes keep it out.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(server_state(&rt, "b2").await, Some(ServerState::Drain));
+    assert!(fault.out(server_state(&rt, "b2").await));
 
     // b2 is fixed: it is put back into rotation and serves again.
     assert_eq!(http_get(&b2, "/fault/off").expect("fault switch").0, 200);
     let healthy_at = now_ms();
     wait_for(30, "b2 back in rotation", &stages, || async {
-        (server_state(&rt, "b2").await == Some(ServerState::Ready)).then_some(())
+        (server_state(&rt, "b2").await == Some((ServerState::Ready, 10))).then_some(())
     })
     .await;
     eprintln!(
@@ -488,7 +571,7 @@ async fn scenario(executor: Executor) {
     assert!(pos("restored") < pos("resolved"));
     let result = &events[pos("action_result")].2;
     assert!(
-        result.starts_with(&format!("succeeded by {executor_name}: drained app/b2")),
+        result.starts_with(&format!("succeeded by {executor_name}: {}", fault.result())),
         "{result}"
     );
     let action: (String, String) = sqlx::query("SELECT strategy, mode FROM actions WHERE incident_id = $1")
@@ -502,7 +585,7 @@ async fn scenario(executor: Executor) {
             )
         })
         .expect("action");
-    assert_eq!(action, ("circuit_breaker_activation".into(), "execute".into()));
+    assert_eq!(action, (fault.strategy().into(), "execute".into()));
     eprintln!("{} telemetry records sent", sent.load(Ordering::Relaxed));
     // The operator's view of the same timeline, and of what the learner saw.
     for args in [vec!["incidents", "--show", incident.as_str()], vec!["strategies"]] {
@@ -517,7 +600,7 @@ async fn scenario(executor: Executor) {
         let expected = if args[0] == "incidents" {
             "restored"
         } else {
-            "circuit_breaker_activation"
+            fault.strategy()
         };
         assert!(text.contains(expected), "{text}");
     }
