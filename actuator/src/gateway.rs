@@ -6,13 +6,18 @@
 //!   over the last minute (at least twice any other's), or else the slowest to answer three HTTP
 //!   probes made there and then (at least twice the others' median and 50 ms), or else the
 //!   slowest by HAProxy's average response time;
-//! - circuit breaker: drain it; gradual traffic shift: halve its weight; load-balancer
-//!   reconfiguration: double the healthy servers' weights and give it weight 1; routing-table
-//!   update: drain it and enable the backup servers that were out of rotation;
+//! - circuit breaker: drain it; gradual traffic shift: halve its weight, then again every
+//!   `shift_step_s` down to 0 until the action is judged; load-balancer reconfiguration: double
+//!   the healthy servers' weights and give it weight 1; routing-table update: drain it and enable
+//!   the backup servers that were out of rotation;
 //! - each remedy's precondition is checked on that state (a remedy that does not apply is skipped
 //!   with the reason and the next candidate is tried), and its undo is computed before it runs;
 //! - a remedy that failed verification is undone exactly; one that worked stays until its faulty
-//!   servers answer `restore_after_probes` HTTP health probes in a row, then it is undone too.
+//!   servers answer `restore_after_probes` HTTP health probes in a row (a server found slow:
+//!   within twice the others' answer time), then it is undone too.
+//!
+//! The same executor runs in the gateway agent ([`crate::agent`]) when HAProxy is out of the
+//! actuator's reach.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
