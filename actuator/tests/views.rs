@@ -86,6 +86,25 @@ async fn exercise(url: &str) {
     store::resolve_incident(&pool, "p2", 200_000, "ok")
         .await
         .expect("resolve");
+    // i3's first remedy did not apply and was skipped: its first action is the one carried out.
+    store::insert_action(
+        &pool,
+        &NewAction {
+            id: "i3-skipped",
+            incident_id: "i3",
+            service_id: "checkout",
+            strategy: "routing_table_update",
+            mode: "execute",
+            status: "skipped",
+            target: "checkout",
+            parameters: "{}",
+            rollback_plan: "restore",
+            reason: "error_burst: routing_table_update does not apply: the service has no backup endpoints",
+            decided_at: 300_000,
+        },
+    )
+    .await
+    .expect("skipped action");
     // One action rolled back (as the closed loop records it).
     sqlx::query("UPDATE actions SET status = 'rolled_back', updated_at = 250000 WHERE id = 'i2-act'")
         .execute(&pool)
