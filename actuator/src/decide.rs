@@ -123,9 +123,9 @@ impl Actuator {
 
     /// Decide, record and (if allowed) publish one remedy for an open incident. `follow_up`: it
     /// replaces a remedy just rolled back, so the per-service cooldown does not hold it back.
-    /// For a service behind the gateway, the remedy is proposed on the backend's live state first:
-    /// one whose precondition does not hold is recorded as skipped, with the reason, and the next
-    /// candidate is tried.
+    /// The remedy is first proposed on what is known of the service ([`Self::live`]): one whose
+    /// precondition does not hold is recorded as skipped, with the reason, and the next candidate
+    /// is tried.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn act(
         &mut self,
@@ -141,8 +141,7 @@ impl Actuator {
         let mut strategy = strategy;
         let mut summary = summary.to_owned();
         loop {
-            let proposal = self.live(service, strategy).await;
-            let proposal = match proposal {
+            let live = match self.live(service, strategy).await {
                 Some(Err(why)) => {
                     self.skip(id, service, kind, strategy, t, &why).await?;
                     let tried = self.tried.get(id).cloned().unwrap_or_default();
@@ -153,11 +152,10 @@ impl Actuator {
                     strategy = next;
                     continue;
                 }
-                Some(Ok(p)) => Some(p),
-                None => None,
+                known => known.and_then(Result::ok),
             };
             return self
-                .act_on(id, service, kind, strategy, proposal, t, &summary, follow_up, out)
+                .act_on(id, service, kind, strategy, live, t, &summary, follow_up, out)
                 .await;
         }
     }
