@@ -124,7 +124,7 @@ impl Actuator {
     /// Decide, record and (if allowed) publish one remedy for an open incident. `follow_up`: it
     /// replaces a remedy just rolled back, so the per-service cooldown does not hold it back.
     /// The remedy is first proposed on what is known of the service ([`Self::live`]): one whose
-    /// precondition does not hold is recorded as skipped, with the reason, and the next candidate
+    /// precondition does not hold is recorded as `not_applicable`, with the reason, and the next candidate
     /// is tried.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn act(
@@ -204,7 +204,7 @@ impl Actuator {
                 service_id: service,
                 strategy: strategy.as_str(),
                 mode: self.cfg.mode.as_str(),
-                status: "skipped",
+                status: "not_applicable",
                 target: service,
                 parameters: "{}",
                 rollback_plan: plan.rollback_plan,
@@ -214,9 +214,16 @@ impl Actuator {
         )
         .await
         .map_err(transient)?;
-        store::add_event(&self.pool, &format!("{action_id}-skipped"), id, t, "skipped", why)
-            .await
-            .map_err(transient)?;
+        store::add_event(
+            &self.pool,
+            &format!("{action_id}-not-applicable"),
+            id,
+            t,
+            "not_applicable",
+            why,
+        )
+        .await
+        .map_err(transient)?;
         tracing::info!(service, incident = %id, strategy = strategy.as_str(), %why, "remedy skipped");
         Ok(())
     }

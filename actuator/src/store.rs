@@ -14,7 +14,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_views.sql")),
     (4, include_str!("../migrations/0004_switches.sql")),
     (5, include_str!("../migrations/0005_event_order.sql")),
-    (6, include_str!("../migrations/0006_skipped_actions.sql")),
+    (6, include_str!("../migrations/0006_not_applicable.sql")),
 ];
 
 /// A store error. Handling: retry with backoff (the runner does, on `StageError::Transient`).
@@ -318,7 +318,7 @@ pub async fn open_incidents(pool: &AnyPool) -> Result<Vec<(String, String, Strin
 pub async fn list_incidents(pool: &AnyPool, limit: i64) -> Result<Vec<IncidentRow>, StoreError> {
     let rows = sqlx::query(
         "SELECT i.id, i.service_id, i.kind, i.status, i.severity, i.summary, i.predicted, i.opened_at, i.resolved_at, i.peak_score,
-                (SELECT a.strategy || ' (' || a.mode || ', ' || a.status || ')' FROM actions a WHERE a.incident_id = i.id AND a.status <> 'skipped' ORDER BY a.decided_at, a.id LIMIT 1) AS action
+                (SELECT a.strategy || ' (' || a.mode || ', ' || a.status || ')' FROM actions a WHERE a.incident_id = i.id AND a.status <> 'not_applicable' ORDER BY a.decided_at, a.id LIMIT 1) AS action
          FROM incidents i ORDER BY i.opened_at DESC, i.id LIMIT $1",
     )
     .bind(limit)

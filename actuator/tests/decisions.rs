@@ -329,7 +329,7 @@ async fn the_same_remedy_repeating_on_a_service_is_escalated_to_people() {
 }
 
 #[tokio::test]
-async fn off_the_gateway_a_remedy_is_checked_on_the_facts_known_and_skipped_when_it_does_not_apply() {
+async fn off_the_gateway_a_remedy_is_checked_on_the_facts_known_and_passed_over_when_it_does_not_apply() {
     let mut cfg: ActuatorConfig = common::actuator_config("decisions-facts", ActionMode::Execute);
     cfg.services.insert(
         "api".into(),
@@ -354,7 +354,7 @@ async fn off_the_gateway_a_remedy_is_checked_on_the_facts_known_and_skipped_when
             .unwrap_or_else(|| panic!("no {status} in {s:?}"))
     };
     assert_eq!(
-        by("skipped").1,
+        by("not_applicable").1,
         "saturation: instance_scaling does not apply: already at the maximum of 3 instances"
     );
     // The next candidate goes ahead, its parameters typed on what is known: predictive scaling

@@ -243,7 +243,7 @@ async fn no_remedy_takes_out_more_than_a_third_of_the_instances() {
 }
 
 #[tokio::test]
-async fn a_remedy_that_does_not_apply_is_skipped_with_its_reason_and_the_next_is_tried() {
+async fn a_remedy_that_does_not_apply_is_recorded_with_its_reason_and_the_next_is_tried() {
     // Every backend fails alike: no server stands out, so neither draining nor down-weighting one
     // applies; the next candidate, a configuration rollback, waits for a person's approval.
     let failing = Arc::new(AtomicBool::new(true));
@@ -282,12 +282,12 @@ async fn a_remedy_that_does_not_apply_is_skipped_with_its_reason_and_the_next_is
     };
     assert_eq!(rows.len(), 3, "{rows:?}");
     let cb = find("circuit_breaker_activation");
-    assert_eq!(cb.1, "skipped");
+    assert_eq!(cb.1, "not_applicable");
     assert_eq!(
         cb.2,
         "error_burst: circuit_breaker_activation does not apply: no instance stands out as faulty"
     );
-    assert_eq!(find("gradual_traffic_shift").1, "skipped");
+    assert_eq!(find("gradual_traffic_shift").1, "not_applicable");
     let next = find("configuration_rollback");
     assert_eq!(next.1, "awaiting_approval");
     assert!(next.2.contains("gradual_traffic_shift does not apply"), "{next:?}");

@@ -86,16 +86,16 @@ async fn exercise(url: &str) {
     store::resolve_incident(&pool, "p2", 200_000, "ok")
         .await
         .expect("resolve");
-    // i3's first remedy did not apply and was skipped: its first action is the one carried out.
+    // i3's first remedy did not apply: its first action is the one carried out.
     store::insert_action(
         &pool,
         &NewAction {
-            id: "i3-skipped",
+            id: "i3-not-applicable",
             incident_id: "i3",
             service_id: "checkout",
             strategy: "routing_table_update",
             mode: "execute",
-            status: "skipped",
+            status: "not_applicable",
             target: "checkout",
             parameters: "{}",
             rollback_plan: "restore",
@@ -104,7 +104,7 @@ async fn exercise(url: &str) {
         },
     )
     .await
-    .expect("skipped action");
+    .expect("inapplicable action");
     // One action rolled back (as the closed loop records it).
     sqlx::query("UPDATE actions SET status = 'rolled_back', updated_at = 250000 WHERE id = 'i2-act'")
         .execute(&pool)

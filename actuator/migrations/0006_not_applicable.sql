@@ -1,9 +1,9 @@
--- Homeostat incident store, version 6: a remedy recorded as skipped (its precondition did not
--- hold) was never carried out, so an incident's "first action" is its first action not skipped.
+-- Homeostat incident store, version 6: a remedy recorded as not_applicable (its precondition
+-- did not hold) was never carried out, so an incident's "first action" is its first applicable one.
 DROP VIEW IF EXISTS open_incidents;
 CREATE VIEW open_incidents AS
     SELECT i.id, i.service_id, i.kind, i.severity, i.summary, i.predicted, i.opened_at, i.peak_score,
-           (SELECT a.strategy FROM actions a WHERE a.incident_id = i.id AND a.status <> 'skipped'
+           (SELECT a.strategy FROM actions a WHERE a.incident_id = i.id AND a.status <> 'not_applicable'
             ORDER BY a.decided_at, a.id LIMIT 1) AS first_strategy
     FROM incidents i
     WHERE i.status = 'open';
@@ -16,14 +16,14 @@ CREATE VIEW mttr_per_strategy AS
     FROM incidents i
     JOIN actions a ON a.incident_id = i.id
     WHERE i.status = 'resolved' AND i.resolved_at IS NOT NULL
-      AND a.id = (SELECT b.id FROM actions b WHERE b.incident_id = i.id AND b.status <> 'skipped'
+      AND a.id = (SELECT b.id FROM actions b WHERE b.incident_id = i.id AND b.status <> 'not_applicable'
                   ORDER BY b.decided_at, b.id LIMIT 1)
     GROUP BY a.strategy;
 
 DROP VIEW IF EXISTS incidents_averted_by_prediction;
 CREATE VIEW incidents_averted_by_prediction AS
     SELECT i.id, i.service_id, i.kind, i.opened_at, i.resolved_at,
-           (SELECT a.strategy FROM actions a WHERE a.incident_id = i.id AND a.status <> 'skipped'
+           (SELECT a.strategy FROM actions a WHERE a.incident_id = i.id AND a.status <> 'not_applicable'
             ORDER BY a.decided_at, a.id LIMIT 1) AS first_strategy
     FROM incidents i
     WHERE i.predicted = 1 AND i.status = 'resolved'
