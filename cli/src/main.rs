@@ -7,8 +7,8 @@ use clap::{Parser, Subcommand};
 use homeostat_cli::{demo, incidents, sim_cmd};
 
 /// Homeostat keeps the services behind an API gateway healthy on its own: it learns what normal
-/// looks like for each service from its telemetry, detects and predicts trouble, and opens
-/// incidents with recovery actions.
+/// looks like for each service from its telemetry, detects and predicts trouble, opens incidents,
+/// and recovers them with actions it verifies, rolls back when they do not help, and learns from.
 #[derive(Parser)]
 #[command(name = "homeostat", version, propagate_version = true)]
 struct Cli {
