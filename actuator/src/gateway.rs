@@ -66,7 +66,7 @@ pub struct Proposal {
 }
 
 /// What an executed remedy changed.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Applied {
     /// Service.
     pub service: String,
@@ -84,13 +84,15 @@ pub struct Applied {
     healthy_within_ms: Option<u64>,
     /// Each server's state before, so an undo puts a server taken back out exactly as it was.
     before: HashMap<String, ServerState>,
-    /// A gradual shift's weights still to come, and when the next is due.
+    /// A gradual shift's weights still to come, and when the next is due (after a restart: one
+    /// step from then).
     later: VecDeque<u32>,
+    #[serde(skip, default = "Instant::now")]
     next_step: Instant,
 }
 
 /// A verified remedy waiting for its faulty servers to be healthy again.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Waiting {
     action_id: String,
     applied: Applied,
@@ -110,12 +112,22 @@ pub struct Restored {
     pub detail: String,
 }
 
+/// What the executor has changed and not yet put back: kept across restarts, so a drained server
+/// is still undone or restored by the next process.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct State {
+    applied: HashMap<String, Applied>,
+    waiting: Vec<Waiting>,
+}
+
 /// The executor.
 pub struct Gateway {
     cfg: GatewayConfig,
     rt: Runtime,
     applied: HashMap<String, Applied>,
     waiting: Vec<Waiting>,
+    /// Changed since the state was last saved.
+    dirty: bool,
     history: HashMap<String, VecDeque<(Instant, Vec<Server>)>>,
     client: reqwest::Client,
 }
@@ -208,12 +220,56 @@ impl Gateway {
             cfg,
             applied: HashMap::new(),
             waiting: Vec::new(),
+            dirty: false,
             history: HashMap::new(),
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(2))
                 .build()
                 .unwrap_or_default(),
         })
+    }
+
+    /// What it has changed and not yet put back, as JSON, if that changed since it was last
+    /// [saved](Self::saved).
+    pub fn unsaved_state(&self) -> Option<String> {
+        if !self.dirty {
+            return None;
+        }
+        let s = State {
+            applied: self.applied.clone(),
+            waiting: self.waiting.clone(),
+        };
+        serde_json::to_string(&s).ok()
+    }
+
+    /// The state from [`Self::unsaved_state`] is safely kept.
+    pub fn saved(&mut self) {
+        self.dirty = false;
+    }
+
+    /// Take over what an earlier process changed and had not yet put back. Its verification is
+    /// lost with that process, so each remedy is treated as having worked: its faulty servers are
+    /// probed and it is undone once they are healthy (one with nothing to probe is undone now).
+    /// Returns how many were taken over; a clear error when the saved state does not parse.
+    pub async fn resume(&mut self, json: &str) -> Result<usize, String> {
+        let s: State = serde_json::from_str(json).map_err(|e| format!("saved gateway state: {e}"))?;
+        let n = s.applied.len() + s.waiting.len();
+        self.waiting = s.waiting;
+        for (id, a) in s.applied {
+            if a.undo.is_some() && !a.probes.is_empty() {
+                self.waiting.push(Waiting {
+                    action_id: id,
+                    applied: a,
+                    good: 0,
+                });
+            } else if let Some(u) = &a.undo
+                && let Err(e) = self.apply(&a.backend, u, &a.before).await
+            {
+                tracing::warn!(error = %e, action = %id, "undoing a remedy left by an earlier process failed");
+            }
+        }
+        self.dirty = true;
+        Ok(n)
     }
 
     /// Is `service` behind the gateway?
@@ -261,6 +317,7 @@ impl Gateway {
                     tracing::info!(action = %id, server = %instance, weight = w, "gradual shift: next step");
                     if let Some(a) = self.applied.get_mut(&id) {
                         a.later.pop_front();
+                        self.dirty = true;
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, server = %instance, "gradual shift step failed; retrying"),
@@ -408,6 +465,7 @@ impl Gateway {
                 (n, a)
             })
             .collect();
+        self.dirty = true;
         self.applied.insert(
             action_id.to_owned(),
             Applied {
@@ -518,6 +576,7 @@ impl Gateway {
             .applied
             .remove(action_id)
             .ok_or_else(|| format!("{action_id} was not carried out here"))?;
+        self.dirty = true;
         match &a.undo {
             Some(u) => self.apply(&a.backend, u, &a.before).await,
             None => Ok("nothing to undo".into()),
@@ -526,6 +585,7 @@ impl Gateway {
 
     /// The action helped: it stays until its faulty servers are healthy again.
     pub fn verified(&mut self, action_id: &str) {
+        self.dirty |= self.applied.contains_key(action_id);
         if let Some(a) = self.applied.remove(action_id)
             && a.undo.is_some()
             && !a.probes.is_empty()
@@ -585,6 +645,7 @@ impl Gateway {
                 }
             }
         }
+        self.dirty |= !restored.is_empty();
         self.waiting = keep;
         restored
     }

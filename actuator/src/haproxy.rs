@@ -53,7 +53,7 @@ pub enum HaproxyError {
 }
 
 /// Administrative state of a server, as `show stat` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ServerState {
     /// Taking traffic (UP, or no check configured).
     Ready,

@@ -218,6 +218,21 @@ impl Actuator {
                 },
             );
         }
+        let mut gateway = gateway::Gateway::new(cfg.haproxy.clone());
+        if let Some(g) = gateway.as_mut()
+            && let Some(saved) = store::gateway_state(&pool)
+                .await
+                .map_err(|e| BuildError::Unavailable(e.to_string()))?
+        {
+            match g.resume(&saved).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    remedies = n,
+                    "took over the gateway remedies an earlier actuator left in place"
+                ),
+                Err(e) => tracing::warn!(error = %e, "ignoring the saved gateway state"),
+            }
+        }
         let m = &cx.metrics;
         Ok(Self {
             influx: InfluxWriter::new(cfg.influx.clone(), m),
@@ -228,7 +243,7 @@ impl Actuator {
             indicators_time: HashMap::new(),
             verifying: Vec::new(),
             tried: HashMap::new(),
-            gateway: gateway::Gateway::new(cfg.haproxy.clone()),
+            gateway,
             alertmanager: (!cfg.alertmanager_url.is_empty())
                 .then(|| alertmanager::Alertmanager::new(&cfg.alertmanager_url, std::time::Duration::from_secs(5))),
             escalated: HashMap::new(),
@@ -488,6 +503,20 @@ impl Actuator {
         Ok(())
     }
 
+    /// Keep what the HAProxy executor changed in the store, so a restart takes it over.
+    async fn save_gateway(&mut self) -> Result<(), StageError> {
+        let Some(g) = self.gateway.as_mut() else {
+            return Ok(());
+        };
+        if let Some(state) = g.unsaved_state() {
+            store::save_gateway_state(&self.pool, &state, runtime::now_ms())
+                .await
+                .map_err(transient)?;
+            g.saved();
+        }
+        Ok(())
+    }
+
     fn on_features(&mut self, w: &FeatureWindow) {
         let get = |f: homeostat_schemas::FeatureId, prev: f64| w.get(f).unwrap_or(prev);
         let prev = self.indicators.get(&w.service_id).copied().unwrap_or_default();
@@ -563,7 +592,7 @@ impl Stage for Actuator {
         if self.influx.pending() >= self.cfg.influx.batch_size {
             self.influx.flush().await;
         }
-        Ok(())
+        self.save_gateway().await
     }
 
     async fn on_tick(&mut self, now: i64, out: &mut Emitter<ActuatorOut>) -> Result<(), StageError> {
@@ -583,7 +612,8 @@ impl Stage for Actuator {
                 .map_err(transient)?;
             }
         }
-        self.publish_approved(now, out).await
+        self.publish_approved(now, out).await?;
+        self.save_gateway().await
     }
 
     async fn shutdown(&mut self, _out: &mut Emitter<ActuatorOut>) -> Result<(), StageError> {

@@ -120,7 +120,7 @@ pub fn context_from_facts(
 }
 
 /// A typed action. As JSON (its parameters on `actions.v1`) it is tagged by `remedy`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "remedy", rename_all = "snake_case")]
 pub enum Remedy {
     /// Move traffic off an instance in steps, by lowering its weight: to each of `steps` in turn

@@ -15,6 +15,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/0004_switches.sql")),
     (5, include_str!("../migrations/0005_event_order.sql")),
     (6, include_str!("../migrations/0006_not_applicable.sql")),
+    (7, include_str!("../migrations/0007_gateway_state.sql")),
 ];
 
 /// A store error. Handling: retry with backoff (the runner does, on `StageError::Transient`).
@@ -505,4 +506,25 @@ pub async fn strategy_stats(pool: &AnyPool) -> Result<Vec<StrategyStat>, StoreEr
             })
         })
         .collect()
+}
+
+/// Save the HAProxy executor's state (JSON).
+pub async fn save_gateway_state(pool: &AnyPool, state: &str, t: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO gateway_state (name, state, updated_at) VALUES ('haproxy', $1, $2)
+         ON CONFLICT (name) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+    )
+    .bind(state)
+    .bind(t)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The HAProxy executor's saved state, if any.
+pub async fn gateway_state(pool: &AnyPool) -> Result<Option<String>, StoreError> {
+    let row = sqlx::query("SELECT state FROM gateway_state WHERE name = 'haproxy'")
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.map(|r| r.try_get("state")).transpose()?)
 }

@@ -582,3 +582,55 @@ async fn a_slow_server_is_found_by_probing_and_its_traffic_shifted_away() {
     );
     let _ = std::fs::remove_dir_all(&r.h.dir);
 }
+
+#[tokio::test]
+async fn a_restarted_actuator_takes_over_and_restores_what_its_predecessor_drained() {
+    let r = rig("resume").await;
+    let (mut a, acfg) = actuator(&r).await;
+    let mut em = Emitter::default();
+    a.process(incident(), &mut em).await.expect("process");
+    assert_eq!(
+        r.h.rt.servers("app").await.expect("servers")[1].state,
+        ServerState::Drain
+    );
+    // The actuator stops before judging its action; a new one starts on the same store.
+    drop(a);
+    let mut b = Actuator::connect(acfg.clone(), &StageContext::new("actuator"))
+        .await
+        .expect("second actuator");
+    // b2 still fails: it stays out. Once fixed, the new actuator puts it back.
+    for k in 0..3 {
+        b.on_tick(300_000 + k, &mut em).await.expect("tick");
+    }
+    assert_eq!(
+        r.h.rt.servers("app").await.expect("servers")[1].state,
+        ServerState::Drain
+    );
+    r.failing.store(false, Ordering::SeqCst);
+    for k in 0..3 {
+        b.on_tick(400_000 + k, &mut em).await.expect("tick");
+    }
+    assert_eq!(
+        r.h.rt.servers("app").await.expect("servers")[1].state,
+        ServerState::Ready
+    );
+    let pool = store::connect(&acfg.database_url).await.expect("store");
+    let restored: String = sqlx::query("SELECT detail FROM incident_events WHERE kind = 'restored'")
+        .fetch_one(&pool)
+        .await
+        .expect("restored event")
+        .try_get("detail")
+        .expect("detail");
+    assert_eq!(
+        restored,
+        "app/b2 healthy 3 times in a row: back in rotation (app/b2 ready)"
+    );
+    // Nothing is left to take over.
+    let c = Actuator::connect(acfg.clone(), &StageContext::new("actuator"))
+        .await
+        .expect("third actuator");
+    drop(c);
+    let saved = store::gateway_state(&pool).await.expect("state").expect("saved");
+    assert_eq!(saved, r#"{"applied":{},"waiting":[]}"#);
+    let _ = std::fs::remove_dir_all(&r.h.dir);
+}
