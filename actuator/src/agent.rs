@@ -29,6 +29,8 @@ pub struct AgentConfig {
     pub grace_s: u64,
     /// The executor name in results.
     pub name: String,
+    /// Where what it changed and has not yet put back is kept across restarts ("" = nowhere).
+    pub state_file: String,
 }
 
 /// An executed action waiting to be judged.
@@ -41,6 +43,7 @@ struct Pending {
 /// The agent stage.
 pub struct GatewayAgent {
     gateway: Gateway,
+    state_file: Option<std::path::PathBuf>,
     name: String,
     grace_ms: i64,
     pending: Vec<Pending>,
@@ -103,6 +106,26 @@ impl GatewayAgent {
     }
 }
 
+impl GatewayAgent {
+    /// Keep what was changed and not yet put back in the state file (written whole, then renamed).
+    fn save(&mut self) -> Result<(), StageError> {
+        let (Some(path), Some(state)) = (&self.state_file, self.gateway.unsaved_state()) else {
+            return Ok(());
+        };
+        let tmp = path.with_extension("tmp");
+        let write = || -> std::io::Result<()> {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(&tmp, state.as_bytes())?;
+            std::fs::rename(&tmp, path)
+        };
+        write().map_err(|e| StageError::Transient(format!("saving {}: {e}", path.display())))?;
+        self.gateway.saved();
+        Ok(())
+    }
+}
+
 impl Stage for GatewayAgent {
     type In = ActionCommand;
     type Out = ActionResult;
@@ -116,18 +139,48 @@ impl Stage for GatewayAgent {
                     .into(),
             ));
         }
-        let gateway = Gateway::new(cfg.haproxy).ok_or_else(|| {
+        let mut gateway = Gateway::new(cfg.haproxy).ok_or_else(|| {
             BuildError::Config("[gateway_agent.haproxy] socket is empty: set HAProxy's runtime API address".into())
         })?;
+        let state_file = (!cfg.state_file.is_empty()).then(|| std::path::PathBuf::from(&cfg.state_file));
+        let mut resumed = Vec::new();
+        if let Some(path) = &state_file
+            && let Ok(saved) = std::fs::read_to_string(path)
+        {
+            match gateway.resume(&saved, false).await {
+                Ok(ids) => {
+                    tracing::info!(unjudged = ids.len(), file = %path.display(), "took over the remedies left in place");
+                    resumed = ids;
+                }
+                Err(e) => {
+                    return Err(BuildError::Config(format!(
+                        "{}: {e} (move it aside to start afresh)",
+                        path.display()
+                    )));
+                }
+            }
+        }
+        // An unjudged remedy taken over counts as having worked once a default verification
+        // window (120 s) and the grace have passed without a rollback.
+        let grace_ms = (cfg.grace_s as i64) * 1000;
+        let pending = resumed
+            .into_iter()
+            .map(|action_id| Pending {
+                action_id,
+                service: String::new(),
+                verified_at: runtime::now_ms() + 120_000 + grace_ms,
+            })
+            .collect();
         Ok(Self {
             gateway,
+            state_file,
             name: if cfg.name.is_empty() {
                 "gateway-agent".into()
             } else {
                 cfg.name
             },
-            grace_ms: (cfg.grace_s as i64) * 1000,
-            pending: Vec::new(),
+            grace_ms,
+            pending,
         })
     }
 
@@ -138,7 +191,7 @@ impl Stage for GatewayAgent {
                 out.emit(r);
             }
         }
-        Ok(())
+        self.save()
     }
 
     async fn on_tick(&mut self, now: i64, out: &mut Emitter<ActionResult>) -> Result<(), StageError> {
@@ -161,6 +214,6 @@ impl Stage for GatewayAgent {
                 format!("restored: {}", r.detail),
             ));
         }
-        Ok(())
+        self.save()
     }
 }

@@ -223,15 +223,9 @@ impl Actuator {
             && let Some(saved) = store::gateway_state(&pool)
                 .await
                 .map_err(|e| BuildError::Unavailable(e.to_string()))?
+            && let Err(e) = g.resume(&saved, true).await
         {
-            match g.resume(&saved).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(
-                    remedies = n,
-                    "took over the gateway remedies an earlier actuator left in place"
-                ),
-                Err(e) => tracing::warn!(error = %e, "ignoring the saved gateway state"),
-            }
+            tracing::warn!(error = %e, "ignoring the saved gateway state");
         }
         let m = &cx.metrics;
         Ok(Self {

@@ -464,8 +464,9 @@ async fn the_gateway_agent_carries_out_undoes_and_only_describes_shadow_actions(
         },
         grace_s: 0,
         name: "edge-1".into(),
+        state_file: r.h.dir.join("agent-state.json").display().to_string(),
     };
-    let mut agent = GatewayAgent::build(cfg, &StageContext::new("gateway_agent"))
+    let mut agent = GatewayAgent::build(cfg.clone(), &StageContext::new("gateway_agent"))
         .await
         .expect("agent");
     let command = |id: &str, service: &str, mode: ActionMode, rollback_of: Option<&str>| {
@@ -525,7 +526,12 @@ async fn the_gateway_agent_carries_out_undoes_and_only_describes_shadow_actions(
     assert!(out[0].detail.starts_with("drained app/b2"), "{out:?}");
     assert_eq!(state().await, ServerState::Drain);
 
-    // The actuator rolls it back: undone exactly, answered on the rollback's id.
+    // The agent restarts; the new one takes over from its state file. The actuator rolls the
+    // action back: undone exactly, answered on the rollback's id.
+    drop(agent);
+    let mut agent = GatewayAgent::build(cfg.clone(), &StageContext::new("gateway_agent"))
+        .await
+        .expect("restarted agent");
     agent
         .process(
             vec![command("a1-rollback", "shop", ActionMode::Execute, Some("a1"))],
