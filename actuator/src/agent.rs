@@ -147,7 +147,7 @@ impl Stage for GatewayAgent {
         if let Some(path) = &state_file
             && let Ok(saved) = std::fs::read_to_string(path)
         {
-            match gateway.resume(&saved, false).await {
+            match gateway.resume(&saved, None).await {
                 Ok(ids) => {
                     tracing::info!(unjudged = ids.len(), file = %path.display(), "took over the remedies left in place");
                     resumed = ids;

@@ -9,6 +9,7 @@ use runtime::{Emitter, StageError};
 use crate::{Actuator, ActuatorOut, alertmanager, bandit, policy, remedy, safety, store, transient};
 
 /// An action being watched to see whether it helped.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct Verifying {
     action_id: String,
     incident_id: String,
@@ -19,6 +20,13 @@ pub(crate) struct Verifying {
     before: remedy::Indicators,
     due: i64,
     rollback_plan: String,
+}
+
+impl Verifying {
+    /// The action watched.
+    pub(crate) fn action_id(&self) -> &str {
+        &self.action_id
+    }
 }
 
 /// The indicator that shows whether a remedy for this kind of incident helped.

@@ -247,32 +247,23 @@ impl Gateway {
         self.dirty = false;
     }
 
-    /// Take over what an earlier process changed and had not yet put back; returns the remedies
-    /// still to be judged, or a clear error when the saved state does not parse.
-    ///
-    /// `judged_here`: the verification was the earlier process's own and is lost with it (the
-    /// actuator), so each unjudged remedy is treated as having worked: its faulty servers are
-    /// probed and it is undone once they are healthy (one with nothing to probe is undone now).
-    /// Otherwise (the agent, judged by the actuator) unjudged remedies stay as they were, to be
-    /// rolled back or confirmed.
-    pub async fn resume(&mut self, json: &str, judged_here: bool) -> Result<Vec<String>, String> {
+    /// Take over what an earlier process changed and had not yet put back; a clear error when
+    /// the saved state does not parse. A remedy among `judged` (all when `None`) stays as it
+    /// was, to be confirmed or rolled back. Any other is treated as having worked: its faulty
+    /// servers are probed and it is undone once they are healthy (one with nothing to probe is
+    /// undone now). Returns the action ids kept.
+    pub async fn resume(&mut self, json: &str, judged: Option<&[String]>) -> Result<Vec<String>, String> {
         let s: State = serde_json::from_str(json).map_err(|e| format!("saved gateway state: {e}"))?;
         self.waiting = s.waiting;
         self.dirty = true;
-        if !judged_here {
-            let step = self.step();
-            self.applied = s
-                .applied
-                .into_iter()
-                .map(|(k, mut a)| {
-                    a.next_step = Instant::now() + step;
-                    (k, a)
-                })
-                .collect();
-            return Ok(self.applied.keys().cloned().collect());
-        }
-        for (id, a) in s.applied {
-            if a.undo.is_some() && !a.probes.is_empty() {
+        let step = self.step();
+        let mut kept = Vec::new();
+        for (id, mut a) in s.applied {
+            if judged.is_none_or(|j| j.contains(&id)) {
+                a.next_step = Instant::now() + step;
+                kept.push(id.clone());
+                self.applied.insert(id, a);
+            } else if a.undo.is_some() && !a.probes.is_empty() {
                 self.waiting.push(Waiting {
                     action_id: id,
                     applied: a,
@@ -284,7 +275,7 @@ impl Gateway {
                 tracing::warn!(error = %e, action = %id, "undoing a remedy left by an earlier process failed");
             }
         }
-        Ok(Vec::new())
+        Ok(kept)
     }
 
     /// Is `service` behind the gateway?

@@ -171,6 +171,8 @@ pub struct Actuator {
     indicators_time: HashMap<String, i64>,
     verifying: Vec<decide::Verifying>,
     tried: HashMap<String, Vec<homeostat_schemas::Strategy>>,
+    /// The closed loop's state as last saved (JSON), to save only what changed.
+    saved_loop: String,
     gateway: Option<gateway::Gateway>,
     alertmanager: Option<alertmanager::Alertmanager>,
     hooks: hooks::Hooks,
@@ -218,14 +220,42 @@ impl Actuator {
                 },
             );
         }
+        // Actions under verification and remedies tried, as a previous actuator left them.
+        #[derive(serde::Deserialize, Default)]
+        struct ClosedLoop {
+            verifying: Vec<decide::Verifying>,
+            tried: HashMap<String, Vec<homeostat_schemas::Strategy>>,
+        }
+        let saved_loop = store::state(&pool, "closed_loop")
+            .await
+            .map_err(|e| BuildError::Unavailable(e.to_string()))?
+            .unwrap_or_default();
+        let closed_loop: ClosedLoop = if saved_loop.is_empty() {
+            ClosedLoop::default()
+        } else {
+            serde_json::from_str(&saved_loop).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "ignoring the saved closed-loop state");
+                ClosedLoop::default()
+            })
+        };
+        if !closed_loop.verifying.is_empty() {
+            tracing::info!(
+                actions = closed_loop.verifying.len(),
+                "resuming the verification of earlier actions"
+            );
+        }
+        // What the HAProxy executor left in place: the remedies still under verification stay
+        // as they are; any other is restored once its servers are healthy.
         let mut gateway = gateway::Gateway::new(cfg.haproxy.clone());
         if let Some(g) = gateway.as_mut()
-            && let Some(saved) = store::gateway_state(&pool)
+            && let Some(saved) = store::state(&pool, "haproxy")
                 .await
                 .map_err(|e| BuildError::Unavailable(e.to_string()))?
-            && let Err(e) = g.resume(&saved, true).await
         {
-            tracing::warn!(error = %e, "ignoring the saved gateway state");
+            let watched: Vec<String> = closed_loop.verifying.iter().map(|v| v.action_id().to_owned()).collect();
+            if let Err(e) = g.resume(&saved, Some(&watched)).await {
+                tracing::warn!(error = %e, "ignoring the saved gateway state");
+            }
         }
         let m = &cx.metrics;
         Ok(Self {
@@ -235,8 +265,9 @@ impl Actuator {
             recent_instances: HashMap::new(),
             indicators: HashMap::new(),
             indicators_time: HashMap::new(),
-            verifying: Vec::new(),
-            tried: HashMap::new(),
+            verifying: closed_loop.verifying,
+            tried: closed_loop.tried,
+            saved_loop,
             gateway,
             alertmanager: (!cfg.alertmanager_url.is_empty())
                 .then(|| alertmanager::Alertmanager::new(&cfg.alertmanager_url, std::time::Duration::from_secs(5))),
@@ -497,16 +528,24 @@ impl Actuator {
         Ok(())
     }
 
-    /// Keep what the HAProxy executor changed in the store, so a restart takes it over.
-    async fn save_gateway(&mut self) -> Result<(), StageError> {
-        let Some(g) = self.gateway.as_mut() else {
-            return Ok(());
-        };
-        if let Some(state) = g.unsaved_state() {
-            store::save_gateway_state(&self.pool, &state, runtime::now_ms())
+    /// Keep what must outlive a restart in the store: what the HAProxy executor changed and has
+    /// not put back, the actions under verification and the remedies tried per incident.
+    async fn save_state(&mut self) -> Result<(), StageError> {
+        let now = runtime::now_ms();
+        if let Some(g) = self.gateway.as_mut()
+            && let Some(state) = g.unsaved_state()
+        {
+            store::save_state(&self.pool, "haproxy", &state, now)
                 .await
                 .map_err(transient)?;
             g.saved();
+        }
+        let closed_loop = serde_json::json!({"verifying": &self.verifying, "tried": &self.tried}).to_string();
+        if closed_loop != self.saved_loop {
+            store::save_state(&self.pool, "closed_loop", &closed_loop, now)
+                .await
+                .map_err(transient)?;
+            self.saved_loop = closed_loop;
         }
         Ok(())
     }
@@ -586,7 +625,7 @@ impl Stage for Actuator {
         if self.influx.pending() >= self.cfg.influx.batch_size {
             self.influx.flush().await;
         }
-        self.save_gateway().await
+        self.save_state().await
     }
 
     async fn on_tick(&mut self, now: i64, out: &mut Emitter<ActuatorOut>) -> Result<(), StageError> {
@@ -607,7 +646,7 @@ impl Stage for Actuator {
             }
         }
         self.publish_approved(now, out).await?;
-        self.save_gateway().await
+        self.save_state().await
     }
 
     async fn shutdown(&mut self, _out: &mut Emitter<ActuatorOut>) -> Result<(), StageError> {

@@ -22,7 +22,7 @@ pub struct Instance {
 }
 
 /// The service's indicators at decision time.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Indicators {
     /// Failed requests / requests.
     pub error_rate: f64,
@@ -226,7 +226,7 @@ fn no(strategy: Strategy, why: impl Into<String>) -> Precondition {
 }
 
 /// The indicator a verification watches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Indicator {
     /// Error rate.
     ErrorRate,
@@ -254,7 +254,7 @@ impl Indicator {
 }
 
 /// When a remedy counts as having worked.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Verification {
     /// What must improve.
     pub indicator: Indicator,

@@ -508,12 +508,15 @@ pub async fn strategy_stats(pool: &AnyPool) -> Result<Vec<StrategyStat>, StoreEr
         .collect()
 }
 
-/// Save the HAProxy executor's state (JSON).
-pub async fn save_gateway_state(pool: &AnyPool, state: &str, t: i64) -> Result<(), StoreError> {
+/// Save a piece of the actuator's state (JSON) under `name`: `haproxy` (what its HAProxy
+/// executor changed and has not put back), `closed_loop` (actions under verification, remedies
+/// tried per incident).
+pub async fn save_state(pool: &AnyPool, name: &str, state: &str, t: i64) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO gateway_state (name, state, updated_at) VALUES ('haproxy', $1, $2)
+        "INSERT INTO gateway_state (name, state, updated_at) VALUES ($1, $2, $3)
          ON CONFLICT (name) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
     )
+    .bind(name)
     .bind(state)
     .bind(t)
     .execute(pool)
@@ -521,9 +524,10 @@ pub async fn save_gateway_state(pool: &AnyPool, state: &str, t: i64) -> Result<(
     Ok(())
 }
 
-/// The HAProxy executor's saved state, if any.
-pub async fn gateway_state(pool: &AnyPool) -> Result<Option<String>, StoreError> {
-    let row = sqlx::query("SELECT state FROM gateway_state WHERE name = 'haproxy'")
+/// A saved piece of the actuator's state, if any.
+pub async fn state(pool: &AnyPool, name: &str) -> Result<Option<String>, StoreError> {
+    let row = sqlx::query("SELECT state FROM gateway_state WHERE name = $1")
+        .bind(name)
         .fetch_optional(pool)
         .await?;
     Ok(row.map(|r| r.try_get("state")).transpose()?)

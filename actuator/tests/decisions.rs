@@ -437,3 +437,42 @@ async fn the_hourly_budget_caps_actions_across_the_fleet() {
     assert_eq!(s[0].0, "blocked", "{s:?}");
     assert!(s[0].1.contains("budget"), "{s:?}");
 }
+
+#[tokio::test]
+async fn a_restarted_actuator_still_judges_the_actions_of_its_predecessor() {
+    let cfg: ActuatorConfig = common::actuator_config("decisions-restart", ActionMode::Execute);
+    let mut a = Actuator::connect(cfg.clone(), &StageContext::new("actuator"))
+        .await
+        .expect("actuator");
+    let mut batch: Vec<ActuatorIn> = (0..8).map(|k| window_with("api", k * 10_000, 100.0)).collect();
+    batch.push(window_with("api", 80_000, 900.0));
+    feed(&mut a, batch).await;
+    let out = feed(&mut a, vec![anomaly("api", 85_000, true, "latency_p99_ms")]).await;
+    assert_eq!(
+        actions(&out),
+        vec![("api".to_owned(), "gradual_traffic_shift".to_owned())]
+    );
+    drop(a);
+    // A new actuator on the same store: api stays slow through the window, so it rolls the
+    // action back and tries the next remedy, not the same one again.
+    let mut b = Actuator::connect(cfg.clone(), &StageContext::new("actuator"))
+        .await
+        .expect("second actuator");
+    let out = feed(
+        &mut b,
+        (1..=17)
+            .map(|k| window_with("api", 80_000 + k * 10_000, 880.0))
+            .collect(),
+    )
+    .await;
+    let published: Vec<(String, bool)> = out
+        .iter()
+        .filter_map(|o| match o {
+            ActuatorOut::Action(c) => Some((c.strategy.as_str().to_owned(), c.parameters.contains_key("rollback_of"))),
+            ActuatorOut::Incident(_) => None,
+        })
+        .collect();
+    assert_eq!(published.len(), 2, "{published:?}");
+    assert_eq!(published[0], ("gradual_traffic_shift".to_owned(), true));
+    assert_ne!(published[1].0, "gradual_traffic_shift", "{published:?}");
+}

@@ -590,7 +590,7 @@ async fn a_slow_server_is_found_by_probing_and_its_traffic_shifted_away() {
 }
 
 #[tokio::test]
-async fn a_restarted_actuator_takes_over_and_restores_what_its_predecessor_drained() {
+async fn a_restarted_actuator_judges_and_restores_what_its_predecessor_drained() {
     let r = rig("resume").await;
     let (mut a, acfg) = actuator(&r).await;
     let mut em = Emitter::default();
@@ -599,11 +599,14 @@ async fn a_restarted_actuator_takes_over_and_restores_what_its_predecessor_drain
         r.h.rt.servers("app").await.expect("servers")[1].state,
         ServerState::Drain
     );
-    // The actuator stops before judging its action; a new one starts on the same store.
+    // The actuator stops before judging its action; a new one starts on the same store, and
+    // judges it: the error rate recovered, so it is verified.
     drop(a);
     let mut b = Actuator::connect(acfg.clone(), &StageContext::new("actuator"))
         .await
         .expect("second actuator");
+    let recovered: Vec<ActuatorIn> = (1..=14).map(|k| errors(80_000 + k * 10_000, 0.002)).collect();
+    b.process(recovered, &mut em).await.expect("process");
     // b2 still fails: it stays out. Once fixed, the new actuator puts it back.
     for k in 0..3 {
         b.on_tick(300_000 + k, &mut em).await.expect("tick");
@@ -631,12 +634,19 @@ async fn a_restarted_actuator_takes_over_and_restores_what_its_predecessor_drain
         restored,
         "app/b2 healthy 3 times in a row: back in rotation (app/b2 ready)"
     );
+    let verified: String = sqlx::query("SELECT detail FROM incident_events WHERE kind = 'verified'")
+        .fetch_one(&pool)
+        .await
+        .expect("verified by the second actuator")
+        .try_get("detail")
+        .expect("detail");
+    assert!(verified.contains("helped: ErrorRate 0.3300 → 0.0020"), "{verified}");
     // Nothing is left to take over.
     let c = Actuator::connect(acfg.clone(), &StageContext::new("actuator"))
         .await
         .expect("third actuator");
     drop(c);
-    let saved = store::gateway_state(&pool).await.expect("state").expect("saved");
+    let saved = store::state(&pool, "haproxy").await.expect("state").expect("saved");
     assert_eq!(saved, r#"{"applied":{},"waiting":[]}"#);
     let _ = std::fs::remove_dir_all(&r.h.dir);
 }
