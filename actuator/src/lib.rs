@@ -225,6 +225,8 @@ impl Actuator {
         struct ClosedLoop {
             verifying: Vec<decide::Verifying>,
             tried: HashMap<String, Vec<homeostat_schemas::Strategy>>,
+            #[serde(default)]
+            envelope: String,
         }
         let saved_loop = store::state(&pool, "closed_loop")
             .await
@@ -257,10 +259,18 @@ impl Actuator {
                 tracing::warn!(error = %e, "ignoring the saved gateway state");
             }
         }
+        // The envelope remembers the actions taken before a restart: a restart does not reset
+        // cooldowns, the hourly budget or loop counts.
+        let mut envelope = safety::Envelope::new(cfg.safety.clone());
+        if !closed_loop.envelope.is_empty()
+            && let Err(e) = envelope.remember(&closed_loop.envelope)
+        {
+            tracing::warn!(error = %e, "ignoring the saved envelope memory");
+        }
         let m = &cx.metrics;
         Ok(Self {
             influx: InfluxWriter::new(cfg.influx.clone(), m),
-            envelope: safety::Envelope::new(cfg.safety.clone()),
+            envelope,
             recent_events: HashMap::new(),
             recent_instances: HashMap::new(),
             indicators: HashMap::new(),
@@ -540,7 +550,12 @@ impl Actuator {
                 .map_err(transient)?;
             g.saved();
         }
-        let closed_loop = serde_json::json!({"verifying": &self.verifying, "tried": &self.tried}).to_string();
+        let closed_loop = serde_json::json!({
+            "verifying": &self.verifying,
+            "tried": &self.tried,
+            "envelope": self.envelope.memory(),
+        })
+        .to_string();
         if closed_loop != self.saved_loop {
             store::save_state(&self.pool, "closed_loop", &closed_loop, now)
                 .await

@@ -165,6 +165,25 @@ impl Envelope {
         Self { cfg, ..Self::default() }
     }
 
+    /// What it remembers of the actions taken (for cooldowns, the budget and loops), as JSON.
+    pub fn memory(&self) -> String {
+        serde_json::json!({"done": &self.done, "last": &self.last}).to_string()
+    }
+
+    /// Take over the memory an earlier process saved with [`Self::memory`]; a clear error when
+    /// it does not parse.
+    pub fn remember(&mut self, json: &str) -> Result<(), String> {
+        #[derive(serde::Deserialize)]
+        struct Memory {
+            done: VecDeque<(Timestamp, String, Strategy)>,
+            last: HashMap<String, Timestamp>,
+        }
+        let m: Memory = serde_json::from_str(json).map_err(|e| format!("saved envelope memory: {e}"))?;
+        self.done = m.done;
+        self.last = m.last;
+        Ok(())
+    }
+
     /// Turn the kill switch on or off.
     pub fn set_kill_switch(&mut self, on: bool) {
         self.kill = on;

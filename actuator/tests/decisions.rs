@@ -476,3 +476,31 @@ async fn a_restarted_actuator_still_judges_the_actions_of_its_predecessor() {
     assert_eq!(published[0], ("gradual_traffic_shift".to_owned(), true));
     assert_ne!(published[1].0, "gradual_traffic_shift", "{published:?}");
 }
+
+#[tokio::test]
+async fn a_restart_does_not_reset_the_hourly_budget() {
+    let mut cfg: ActuatorConfig = common::actuator_config("decisions-budget-restart", ActionMode::Execute);
+    cfg.safety.budget_per_hour = 2;
+    let mut a = Actuator::connect(cfg.clone(), &StageContext::new("actuator"))
+        .await
+        .expect("actuator");
+    for (n, svc) in ["api", "web"].into_iter().enumerate() {
+        feed(&mut a, (0..8).map(|k| window(svc, k * 10_000)).collect()).await;
+        feed(
+            &mut a,
+            vec![anomaly(svc, 100_000 + n as i64 * 60_000, true, "latency_p99_ms")],
+        )
+        .await;
+    }
+    drop(a);
+    let mut b = Actuator::connect(cfg.clone(), &StageContext::new("actuator"))
+        .await
+        .expect("second actuator");
+    feed(&mut b, (0..8).map(|k| window("search", k * 10_000)).collect()).await;
+    let out = feed(&mut b, vec![anomaly("search", 220_000, true, "latency_p99_ms")]).await;
+    assert!(actions(&out).is_empty(), "{:?}", actions(&out));
+    let pool = store::connect(&cfg.database_url).await.expect("store");
+    let s = status_of(&pool, "search").await;
+    assert_eq!(s[0].0, "blocked", "{s:?}");
+    assert!(s[0].1.contains("hourly action budget spent (2 actions)"), "{s:?}");
+}
