@@ -104,9 +104,7 @@ impl GatewayAgent {
         };
         Some(self.result(&a.id, &a.service_id, now, status, detail))
     }
-}
 
-impl GatewayAgent {
     /// Keep what was changed and not yet put back in the state file (written whole, then renamed).
     fn save(&mut self) -> Result<(), StageError> {
         let (Some(path), Some(state)) = (&self.state_file, self.gateway.unsaved_state()) else {

@@ -63,10 +63,9 @@ impl Live {
     }
 }
 
-/// Does this strategy take an instance out of rotation while it acts?
-fn takes_an_instance(s: homeostat_schemas::Strategy) -> bool {
-    use homeostat_schemas::Strategy::*;
-    matches!(s, ServiceRestart | CircuitBreakerActivation | RoutingTableUpdate)
+/// The id of the action taking `strategy` for `incident` (one per strategy and incident).
+fn action_id(incident: &str, strategy: homeostat_schemas::Strategy) -> String {
+    stable_id("act", &[incident.as_bytes(), strategy.as_str().as_bytes()])
 }
 
 /// A verdict in a few words, for the action's reason.
@@ -202,7 +201,7 @@ impl Actuator {
         why: &str,
     ) -> Result<(), StageError> {
         let plan = policy::plan_for(strategy);
-        let action_id = stable_id("act", &[id.as_bytes(), plan.strategy.as_str().as_bytes()]);
+        let action_id = action_id(id, plan.strategy);
         self.tried.entry(id.to_owned()).or_default().push(strategy);
         store::insert_action(
             &self.pool,
@@ -267,7 +266,7 @@ impl Actuator {
                 rollback_plan = format!("{rollback_plan}: {}", serde_json::to_string(u).unwrap_or_default());
             }
         }
-        let action_id = stable_id("act", &[id.as_bytes(), plan.strategy.as_str().as_bytes()]);
+        let action_id = action_id(id, plan.strategy);
         let mode_name = self.cfg.mode.as_str();
         // The safety envelope judges the action. In dry-run nothing changes anyway: the action is
         // recorded and published as before, with what the envelope would have said.
@@ -291,9 +290,9 @@ impl Actuator {
                 let out = self
                     .verifying
                     .iter()
-                    .filter(|v| v.service == service && takes_an_instance(v.strategy))
+                    .filter(|v| v.service == service && remedy::takes_out_of_rotation(v.strategy))
                     .count();
-                let takes = usize::from(takes_an_instance(strategy));
+                let takes = usize::from(remedy::takes_out_of_rotation(strategy));
                 (if takes == 0 { 0 } else { out + takes }, seen)
             }
         };
@@ -421,21 +420,25 @@ impl Actuator {
         Ok(())
     }
 
-    /// The verification window of `strategy`, s (see [`remedy::verification_of`]).
-    fn window_of(&self, strategy: homeostat_schemas::Strategy) -> u32 {
-        let (fast, slow) = (self.cfg.verification_window_s, self.cfg.verification_window_slow_s);
-        let rule = remedy::verification_of(strategy, remedy::Indicator::None, u64::from(fast), u64::from(slow));
-        u32::try_from(rule.within_s + self.shift_s(strategy)).unwrap_or(slow)
+    /// The verification rule of `strategy` for an incident of `kind` ([`remedy::verification_of`]);
+    /// a gradual traffic shift's window also covers its two later steps, so it is judged a full
+    /// window after the last.
+    fn rule_for(&self, strategy: homeostat_schemas::Strategy, kind: IncidentKind) -> remedy::Verification {
+        let mut rule = remedy::verification_of(
+            strategy,
+            indicator_of(kind),
+            u64::from(self.cfg.verification_window_s),
+            u64::from(self.cfg.verification_window_slow_s),
+        );
+        if strategy == homeostat_schemas::Strategy::GradualTrafficShift {
+            rule.within_s += 2 * self.cfg.haproxy.shift_step().as_secs();
+        }
+        rule
     }
 
-    /// A gradual traffic shift takes up to two more steps after the first: its window starts
-    /// once the last could have been taken.
-    fn shift_s(&self, strategy: homeostat_schemas::Strategy) -> u64 {
-        if strategy != homeostat_schemas::Strategy::GradualTrafficShift {
-            return 0;
-        }
-        let step = self.cfg.haproxy.shift_step_s;
-        2 * if step == 0 { 20 } else { step }
+    /// The verification window of `strategy`, s, as announced on `actions.v1`.
+    fn window_of(&self, strategy: homeostat_schemas::Strategy) -> u32 {
+        u32::try_from(self.rule_for(strategy, IncidentKind::Anomaly).within_s).unwrap_or(u32::MAX)
     }
 
     /// Does the actuator carry out `strategy` for `service` itself (HAProxy or a hook)?
@@ -546,12 +549,7 @@ impl Actuator {
         t: i64,
         rollback_plan: &str,
     ) {
-        let rule = remedy::verification_of(
-            strategy,
-            indicator_of(kind),
-            u64::from(self.cfg.verification_window_s),
-            u64::from(self.cfg.verification_window_slow_s),
-        );
+        let rule = self.rule_for(strategy, kind);
         self.verifying.push(Verifying {
             action_id: action_id.to_owned(),
             incident_id: incident_id.to_owned(),
@@ -560,7 +558,7 @@ impl Actuator {
             kind,
             rule,
             before: self.indicators.get(service).copied().unwrap_or_default(),
-            due: t + (rule.within_s + self.shift_s(strategy)) as i64 * 1000,
+            due: t + rule.within_s as i64 * 1000,
             rollback_plan: rollback_plan.to_owned(),
         });
     }

@@ -65,6 +65,13 @@ pub struct Proposal {
     before: HashMap<String, ServerState>,
 }
 
+impl GatewayConfig {
+    /// Time between the steps of a gradual traffic shift (20 s when unset).
+    pub fn shift_step(&self) -> Duration {
+        Duration::from_secs(if self.shift_step_s == 0 { 20 } else { self.shift_step_s })
+    }
+}
+
 /// What an executed remedy changed.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Applied {
@@ -200,15 +207,6 @@ fn by_latency(now: &[Server], latency_ms: &dyn Fn(&Server) -> u64, what: &str) -
     })
 }
 
-/// The faulty server among `now`'s ready primaries: by recent errors, else by HAProxy's average
-/// response time (over its last 1024 requests, slow to move).
-#[cfg(test)]
-fn faulty(now: &[Server], base: Option<&[Server]>) -> Option<(String, String)> {
-    by_errors(now, base)
-        .or_else(|| by_latency(now, &|s| s.rtime_ms, "average response time"))
-        .map(|f| (f.server, f.evidence))
-}
-
 impl Gateway {
     /// An executor, if a socket is configured.
     pub fn new(cfg: GatewayConfig) -> Option<Self> {
@@ -296,11 +294,7 @@ impl Gateway {
     }
 
     fn step(&self) -> Duration {
-        Duration::from_secs(if self.cfg.shift_step_s == 0 {
-            20
-        } else {
-            self.cfg.shift_step_s
-        })
+        self.cfg.shift_step()
     }
 
     /// Take the next step of every gradual shift that is due (each tick) and has not yet been
@@ -664,6 +658,14 @@ fn list_or_none(v: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The faulty server among `now`'s ready primaries: by recent errors, else by HAProxy's average
+    /// response time (over its last 1024 requests, slow to move).
+    fn faulty(now: &[Server], base: Option<&[Server]>) -> Option<(String, String)> {
+        by_errors(now, base)
+            .or_else(|| by_latency(now, &|s| s.rtime_ms, "average response time"))
+            .map(|f| (f.server, f.evidence))
+    }
 
     fn srv(name: &str, e5: u64, n: u64, rtime: u64) -> Server {
         Server {

@@ -226,7 +226,7 @@ impl Actuator {
             verifying: Vec<decide::Verifying>,
             tried: HashMap<String, Vec<homeostat_schemas::Strategy>>,
             #[serde(default)]
-            envelope: String,
+            envelope: Option<safety::Memory>,
         }
         let saved_loop = store::state(&pool, "closed_loop")
             .await
@@ -262,10 +262,8 @@ impl Actuator {
         // The envelope remembers the actions taken before a restart: a restart does not reset
         // cooldowns, the hourly budget or loop counts.
         let mut envelope = safety::Envelope::new(cfg.safety.clone());
-        if !closed_loop.envelope.is_empty()
-            && let Err(e) = envelope.remember(&closed_loop.envelope)
-        {
-            tracing::warn!(error = %e, "ignoring the saved envelope memory");
+        if let Some(m) = closed_loop.envelope {
+            envelope.remember(m);
         }
         let m = &cx.metrics;
         Ok(Self {

@@ -119,6 +119,14 @@ pub fn context_from_facts(
     })
 }
 
+/// Does `strategy` take instances out of rotation while it acts (for the blast radius)?
+pub fn takes_out_of_rotation(strategy: Strategy) -> bool {
+    matches!(
+        strategy,
+        Strategy::ServiceRestart | Strategy::CircuitBreakerActivation | Strategy::RoutingTableUpdate
+    )
+}
+
 /// A typed action. As JSON (its parameters on `actions.v1`) it is tagged by `remedy`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "remedy", rename_all = "snake_case")]
@@ -437,9 +445,8 @@ impl Remedy {
     /// How many instances this remedy takes out of rotation (for the blast radius).
     pub fn takes_out(&self) -> usize {
         match self {
-            Remedy::CircuitBreakerActivation { .. } | Remedy::ServiceRestart { .. } => 1,
             Remedy::RoutingTableUpdate { drain, .. } => drain.len(),
-            _ => 0,
+            r => usize::from(r.strategy().is_some_and(takes_out_of_rotation)),
         }
     }
 

@@ -150,6 +150,13 @@ pub enum Verdict {
     Escalate(Reason),
 }
 
+/// What the envelope remembers of the actions taken, kept across restarts.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct Memory {
+    done: VecDeque<(Timestamp, String, Strategy)>,
+    last: HashMap<String, Timestamp>,
+}
+
 /// The envelope's state: what was done, when, and the kill switch.
 #[derive(Debug, Clone, Default)]
 pub struct Envelope {
@@ -166,22 +173,17 @@ impl Envelope {
     }
 
     /// What it remembers of the actions taken (for cooldowns, the budget and loops), as JSON.
-    pub fn memory(&self) -> String {
-        serde_json::json!({"done": &self.done, "last": &self.last}).to_string()
+    pub fn memory(&self) -> Memory {
+        Memory {
+            done: self.done.clone(),
+            last: self.last.clone(),
+        }
     }
 
-    /// Take over the memory an earlier process saved with [`Self::memory`]; a clear error when
-    /// it does not parse.
-    pub fn remember(&mut self, json: &str) -> Result<(), String> {
-        #[derive(serde::Deserialize)]
-        struct Memory {
-            done: VecDeque<(Timestamp, String, Strategy)>,
-            last: HashMap<String, Timestamp>,
-        }
-        let m: Memory = serde_json::from_str(json).map_err(|e| format!("saved envelope memory: {e}"))?;
+    /// Take over the memory an earlier process kept with [`Self::memory`].
+    pub fn remember(&mut self, m: Memory) {
         self.done = m.done;
         self.last = m.last;
-        Ok(())
     }
 
     /// Turn the kill switch on or off.

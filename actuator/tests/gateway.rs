@@ -205,12 +205,7 @@ async fn a_remedy_that_does_not_help_is_undone_through_haproxy_and_the_next_is_t
         (ServerState::Ready, expected_weight),
         "{s:?} after {statuses:?}"
     );
-    let undone: String = sqlx::query("SELECT detail FROM incident_events WHERE kind = 'undone'")
-        .fetch_one(&pool)
-        .await
-        .expect("undone event")
-        .try_get("detail")
-        .expect("detail");
+    let undone = common::text(&pool, "SELECT detail FROM incident_events WHERE kind = 'undone'").await;
     assert_eq!(undone, "app/b2 ready");
     let _ = std::fs::remove_dir_all(&r.h.dir);
 }
@@ -438,12 +433,7 @@ async fn in_shadow_mode_the_action_is_published_but_the_gateway_is_left_alone() 
         assert_eq!(s.state, ServerState::Ready, "shadow changes nothing: {s:?}");
     }
     let pool = store::connect(&acfg.database_url).await.expect("store");
-    let status: String = sqlx::query("SELECT status FROM actions")
-        .fetch_one(&pool)
-        .await
-        .expect("action")
-        .try_get("status")
-        .expect("status");
+    let status = common::text(&pool, "SELECT status FROM actions").await;
     assert_eq!(status, "published");
     let _ = std::fs::remove_dir_all(&r.h.dir);
 }
@@ -572,12 +562,7 @@ async fn a_slow_server_is_found_by_probing_and_its_traffic_shifted_away() {
     let s = r.h.rt.servers("app").await.expect("servers");
     assert_eq!((s[1].name.as_str(), s[1].weight), ("b2", 5), "{s:?}");
     let pool = store::connect(&acfg.database_url).await.expect("store");
-    let detail: String = sqlx::query("SELECT detail FROM incident_events WHERE kind = 'action_result'")
-        .fetch_one(&pool)
-        .await
-        .expect("result")
-        .try_get("detail")
-        .expect("detail");
+    let detail = common::text(&pool, "SELECT detail FROM incident_events WHERE kind = 'action_result'").await;
     assert!(
         detail.starts_with("succeeded by haproxy: weight of app/b2 10 → 5, then 2, 0 every 20 s (b2: 3"),
         "{detail}"
@@ -624,22 +609,12 @@ async fn a_restarted_actuator_judges_and_restores_what_its_predecessor_drained()
         ServerState::Ready
     );
     let pool = store::connect(&acfg.database_url).await.expect("store");
-    let restored: String = sqlx::query("SELECT detail FROM incident_events WHERE kind = 'restored'")
-        .fetch_one(&pool)
-        .await
-        .expect("restored event")
-        .try_get("detail")
-        .expect("detail");
+    let restored = common::text(&pool, "SELECT detail FROM incident_events WHERE kind = 'restored'").await;
     assert_eq!(
         restored,
         "app/b2 healthy 3 times in a row: back in rotation (app/b2 ready)"
     );
-    let verified: String = sqlx::query("SELECT detail FROM incident_events WHERE kind = 'verified'")
-        .fetch_one(&pool)
-        .await
-        .expect("verified by the second actuator")
-        .try_get("detail")
-        .expect("detail");
+    let verified = common::text(&pool, "SELECT detail FROM incident_events WHERE kind = 'verified'").await;
     assert!(verified.contains("helped: ErrorRate 0.3300 → 0.0020"), "{verified}");
     // Nothing is left to take over.
     let c = Actuator::connect(acfg.clone(), &StageContext::new("actuator"))

@@ -1,21 +1,16 @@
 //! `homeostat approvals`: list the actions waiting for a person, approve or deny one, and refuse
 //! to decide twice — on the same store the actuator writes (SQLite here).
 
-use std::process::Command;
+mod common;
 
 use homeostat_actuator::store::{self, NewAction};
 
 fn homeostat(db: &str, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_homeostat"))
-        .args(["approvals", "--db", db])
-        .args(args)
-        .output()
-        .expect("run homeostat");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let all: Vec<&str> = ["approvals", "--db", db]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect();
+    common::homeostat(&all)
 }
 
 #[tokio::test]
@@ -65,13 +60,13 @@ async fn the_kill_switch_flips_from_the_command_line() {
     let _ = std::fs::remove_file(&path);
     let db = format!("sqlite://{}", path.display());
     let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_homeostat"))
-            .args(["kill-switch", "--db", &db])
-            .args(args)
-            .output()
-            .expect("run homeostat");
-        assert!(out.status.success());
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        let all: Vec<&str> = ["kill-switch", "--db", &db]
+            .into_iter()
+            .chain(args.iter().copied())
+            .collect();
+        let (ok, out, err) = common::homeostat(&all);
+        assert!(ok, "{err}");
+        out
     };
     assert!(run(&[]).contains("kill switch is off"));
     assert!(run(&["on"]).contains("ON: no action will be taken"));

@@ -1,21 +1,10 @@
 //! `homeostat incidents --show ID` and `homeostat strategies`: an incident's timeline and the
 //! strategies' record, read from the store the actuator writes (SQLite here).
 
-use std::process::Command;
+mod common;
+use common::homeostat;
 
 use homeostat_actuator::{bandit, store};
-
-fn homeostat(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_homeostat"))
-        .args(args)
-        .output()
-        .expect("run homeostat");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[tokio::test]
 async fn an_incident_timeline_and_the_strategies_record_from_the_command_line() {

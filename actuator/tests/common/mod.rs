@@ -226,3 +226,15 @@ pub fn alert(svc: &str, t: i64, feature: &str, value: f64, baseline: f64) -> hom
         }],
     })
 }
+
+/// The one text value `sql` selects (its first row's first column), with the query in the
+/// message when there is none.
+pub async fn text(pool: &sqlx::AnyPool, sql: &str) -> String {
+    use sqlx::Row;
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+        .fetch_one(pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .try_get(0)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
