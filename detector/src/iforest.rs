@@ -1,6 +1,8 @@
 //! An isolation forest: random axis-aligned splits isolate unusual vectors in fewer steps than
-//! usual ones. The trees are stored flat (one array per field), so scoring is a tight loop and the
-//! forest is a handful of tensors in a checkpoint.
+//! usual ones. The trees are stored flat (one array per field), so the forest is a handful of
+//! tensors in a checkpoint, and compiled for scoring into complete trees in heap order whose
+//! walk has no branches: sixteen rows at a time with AVX-512 gathers and permutes where the
+//! processor has them (the one place the workspace allows `unsafe`), eight in lockstep elsewhere.
 
 /// Deterministic xorshift generator (the forest must be reproducible from its seed).
 #[derive(Debug, Clone)]
@@ -69,6 +71,9 @@ pub struct IsolationForest {
     pub nodes: Vec<Node>,
     /// Depth of the deepest leaf.
     pub depth: usize,
+    /// The trees compiled for scoring (see [`Heap`]); `None` only for forests too deep or too wide
+    /// for it, which are walked node by node.
+    heap: Option<Heap>,
 }
 
 /// The split feature of a leaf.
@@ -90,6 +95,7 @@ impl IsolationForest {
             roots: Vec::with_capacity(trees),
             nodes: Vec::new(),
             depth: 0,
+            heap: None,
         };
         let mut rng = Rng::new(seed);
         let mut idx: Vec<usize> = (0..rows).collect();
@@ -104,6 +110,7 @@ impl IsolationForest {
             f.roots.push(root);
         }
         f.depth = f.max_depth();
+        f.heap = Heap::compile(&f);
         Some(f)
     }
 
@@ -155,6 +162,12 @@ impl IsolationForest {
         };
         let split = lo + (hi - lo) * rng.unit() as f32;
         let split = if split <= lo { (lo + hi) * 0.5 } else { split };
+        // The split as the compiled trees hold it (the feature in its lowest mantissa bits), so
+        // that training partitions the points exactly as scoring will.
+        let split = match feature_bits(self.dim) {
+            Some(bits) => pack(split, k as u32, bits),
+            None => split,
+        };
         let mut m = 0;
         for i in 0..pts.len() {
             if data[pts[i] * self.dim + k] < split {
@@ -196,7 +209,10 @@ impl IsolationForest {
 
     /// Mean path length of `x` over the trees.
     pub fn path_length(&self, x: &[f32]) -> f64 {
-        let total: f32 = self.roots.iter().map(|r| self.path(*r, x)).sum();
+        let total: f32 = match &self.heap {
+            Some(h) => (0..self.roots.len()).map(|t| h.path(t, x)).sum(),
+            None => self.roots.iter().map(|r| self.path(*r, x)).sum(),
+        };
         total as f64 / self.roots.len().max(1) as f64
     }
 
@@ -209,14 +225,26 @@ impl IsolationForest {
         self.to_score(self.path_length(x))
     }
 
-    /// Scores of many rows of length `dim`, tree by tree over the whole batch. Rows go down a
-    /// tree eight at a time and in lockstep for exactly the tree's depth, without branches (a row
-    /// at a leaf stays there), so the eight walks overlap instead of waiting on mispredictions.
+    /// Scores of many rows of length `dim`, tree by tree over the whole batch: sixteen rows at a
+    /// time with AVX-512 gathers where the processor has them, else eight rows in lockstep.
     pub fn score_batch(&self, data: &[f32], out: &mut Vec<f64>) {
-        const LANES: usize = 8;
         let dim = self.dim.max(1);
         let rows = data.len() / dim;
+        let data = &data[..rows * dim];
         let mut total = vec![0.0f32; rows];
+        match &self.heap {
+            Some(h) => h.sum_paths(data, dim, &mut total),
+            None => self.sum_paths_nodes(data, dim, &mut total),
+        }
+        let trees = self.roots.len().max(1) as f64;
+        out.clear();
+        out.extend(total.iter().map(|t| self.to_score(*t as f64 / trees)));
+    }
+
+    /// Sum of path lengths per row, walking the node array: eight rows go down a tree in
+    /// lockstep for exactly the tree's depth, without branches (a row at a leaf stays there).
+    fn sum_paths_nodes(&self, data: &[f32], dim: usize, total: &mut [f32]) {
+        const LANES: usize = 8;
         for &root in &self.roots {
             for (block, sums) in data.chunks(LANES * dim).zip(total.chunks_mut(LANES)) {
                 let lanes = sums.len();
@@ -236,9 +264,6 @@ impl IsolationForest {
                 }
             }
         }
-        let trees = self.roots.len().max(1) as f64;
-        out.clear();
-        out.extend(total.iter().map(|t| self.to_score(*t as f64 / trees)));
     }
 
     /// The nodes as four arrays (feature, value, left, right), for checkpoints.
@@ -292,9 +317,233 @@ impl IsolationForest {
             roots,
             nodes,
             depth: 0,
+            heap: None,
         };
         f.depth = f.max_depth();
+        f.heap = Heap::compile(&f);
         Some(f)
+    }
+}
+
+/// Whether `x` goes to the right of a split at `v`: not below it (a NaN goes right, as in
+/// [`IsolationForest::path`]).
+#[inline]
+fn goes_right(x: f32, v: f32) -> bool {
+    !matches!(x.partial_cmp(&v), Some(std::cmp::Ordering::Less))
+}
+
+/// Deepest trees compiled for scoring: 2^12 leaves, 16 KiB of leaves per tree.
+const HEAP_MAX_DEPTH: usize = 12;
+
+/// Low mantissa bits that hold a split's feature for vectors of length `dim`; `None` above 256
+/// features (more bits would coarsen the split values noticeably).
+fn feature_bits(dim: usize) -> Option<u32> {
+    (dim <= 256).then(|| dim.max(1).next_power_of_two().trailing_zeros())
+}
+
+/// `value` with its lowest `bits` mantissa bits replaced by `feature`: a split value moved by at
+/// most 2^(bits−23) of itself (3·10⁻⁵ for 256 features), which for a split drawn uniformly
+/// inside a range is as good a split, and which carries its feature along.
+fn pack(value: f32, feature: u32, bits: u32) -> f32 {
+    let mask = (1u32 << bits) - 1;
+    f32::from_bits((value.to_bits() & !mask) | (feature & mask))
+}
+
+/// The trees compiled for scoring: each a complete binary tree of the forest's depth in heap
+/// order (node `i`'s children are `2i+1` and `2i+2`), its splits packed into one 32-bit word (the
+/// split value with the feature in its lowest mantissa bits, see [`pack`]) and the path length
+/// of every leaf position precomputed. A leaf above the full depth is spread over the positions
+/// below it, so every row takes exactly `depth` steps: `i ← 2i + 1 + (x[f] ≥ v)`, no branches,
+/// no test for leaves. 100 trees of depth 8 take 200 KiB.
+#[derive(Debug, Clone, PartialEq)]
+struct Heap {
+    trees: usize,
+    depth: usize,
+    /// Splits per tree, 2^depth − 1.
+    inner: usize,
+    bits: u32,
+    /// `inner` packed splits per tree.
+    splits: Vec<u32>,
+    /// `inner + 1` path lengths (depth plus c(size)) per tree.
+    leaves: Vec<f32>,
+}
+
+impl Heap {
+    fn compile(f: &IsolationForest) -> Option<Self> {
+        let bits = feature_bits(f.dim)?;
+        if f.depth > HEAP_MAX_DEPTH {
+            return None;
+        }
+        let inner = (1usize << f.depth) - 1;
+        let mut h = Self {
+            trees: f.roots.len(),
+            depth: f.depth,
+            inner,
+            bits,
+            splits: vec![0; inner * f.roots.len()],
+            leaves: vec![0.0; (inner + 1) * f.roots.len()],
+        };
+        for (t, root) in f.roots.iter().enumerate() {
+            // (node, heap position, depth)
+            let mut stack = vec![(*root, 0usize, 0usize)];
+            while let Some((n, pos, d)) = stack.pop() {
+                let node = f.nodes[n as usize];
+                if node.feature == LEAF {
+                    let span = 1usize << (f.depth - d);
+                    let first = (pos + 1) * span - 1 - inner;
+                    let at = t * (inner + 1) + first;
+                    h.leaves[at..at + span].fill(d as f32 + node.value);
+                } else {
+                    h.splits[t * inner + pos] = pack(node.value, node.feature, bits).to_bits();
+                    stack.push((node.left, 2 * pos + 1, d + 1));
+                    stack.push((node.right, 2 * pos + 2, d + 1));
+                }
+            }
+        }
+        Some(h)
+    }
+
+    /// Path length of `x` in tree `t`.
+    #[inline]
+    fn path(&self, t: usize, x: &[f32]) -> f32 {
+        let splits = &self.splits[t * self.inner..(t + 1) * self.inner];
+        let mask = (1u32 << self.bits) - 1;
+        let mut i = 0usize;
+        for _ in 0..self.depth {
+            let s = splits[i];
+            let right = goes_right(x[(s & mask) as usize], f32::from_bits(s));
+            i = 2 * i + 1 + usize::from(right);
+        }
+        self.leaves[t * (self.inner + 1) + i - self.inner]
+    }
+
+    /// Adds each row's path length over all trees to `total` (one entry per row of `data`).
+    fn sum_paths(&self, data: &[f32], dim: usize, total: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            let whole = total.len() / 16 * 16;
+            #[allow(unsafe_code)]
+            // SAFETY: the processor has AVX-512F; the rows are `whole` complete rows of `dim`
+            // values and every split's feature is below `dim` (checked when the forest was built).
+            unsafe {
+                self.sum_paths_avx512(&data[..whole * dim], dim, &mut total[..whole])
+            };
+            self.sum_paths_lockstep(&data[whole * dim..], dim, &mut total[whole..]);
+            return;
+        }
+        self.sum_paths_lockstep(data, dim, total);
+    }
+
+    /// Eight rows at a time, in lockstep.
+    fn sum_paths_lockstep(&self, data: &[f32], dim: usize, total: &mut [f32]) {
+        const LANES: usize = 8;
+        let mask = (1u32 << self.bits) - 1;
+        for t in 0..self.trees {
+            let splits = &self.splits[t * self.inner..(t + 1) * self.inner];
+            let leaves = &self.leaves[t * (self.inner + 1)..(t + 1) * (self.inner + 1)];
+            for (block, sums) in data.chunks(LANES * dim).zip(total.chunks_mut(LANES)) {
+                let lanes = sums.len();
+                let mut cur = [0usize; LANES];
+                for _ in 0..self.depth {
+                    for (l, i) in cur.iter_mut().enumerate().take(lanes) {
+                        let s = splits[*i];
+                        let right = goes_right(block[l * dim + (s & mask) as usize], f32::from_bits(s));
+                        *i = 2 * *i + 1 + usize::from(right);
+                    }
+                }
+                for (sum, i) in sums.iter_mut().zip(cur) {
+                    *sum += leaves[i - self.inner];
+                }
+            }
+        }
+    }
+
+    /// Sixteen rows at a time: per level one gather of the rows' splits and one of the rows'
+    /// values at those splits' features.
+    ///
+    /// # Safety
+    /// The processor must have AVX-512F; `data` must hold `total.len()` rows of `dim` values,
+    /// `total.len()` a multiple of 16, and every packed feature must be below `dim`.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    #[allow(unsafe_code)]
+    unsafe fn sum_paths_avx512(&self, data: &[f32], dim: usize, total: &mut [f32]) {
+        use std::arch::x86_64::*;
+        debug_assert!(total.len().is_multiple_of(16) && data.len() >= total.len() * dim);
+        let lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        let base = _mm512_mullo_epi32(lane, _mm512_set1_epi32(dim as i32));
+        let mask = _mm512_set1_epi32(((1u32 << self.bits) - 1) as i32);
+        let one = _mm512_set1_epi32(1);
+        let inner = _mm512_set1_epi32(self.inner as i32);
+        // Four groups of sixteen rows go down a tree together, so that one group's gathers
+        // overlap another's (measured on 100 trees of depth 8: 2.4, 3.6 and 3.2 million vectors/s
+        // with two, four and eight groups).
+        const WAYS: usize = 4;
+        let group = 16 * WAYS;
+        let whole = total.len() / group * group;
+        for t in 0..self.trees {
+            let splits = self.splits.as_ptr().wrapping_add(t * self.inner) as *const i32;
+            let leaves = self.leaves.as_ptr().wrapping_add(t * (self.inner + 1));
+            // The top eight levels' 255 splits fit sixteen registers: permutes, not gathers.
+            let mut top = [0u32; 256];
+            let n = self.inner.min(255);
+            top[..n].copy_from_slice(&self.splits[t * self.inner..t * self.inner + n]);
+            let regs: [__m512i; 16] = std::array::from_fn(|r| unsafe {
+                _mm512_loadu_si512(top.as_ptr().add(16 * r - usize::from(r > 0)) as *const _)
+            });
+            let off = [15, 31, 63, 127].map(|o| _mm512_set1_epi32(o));
+            let bit5 = _mm512_set1_epi32(32);
+            let bit6 = _mm512_set1_epi32(64);
+            let pair = |r: usize, rel: __m512i| _mm512_permutex2var_epi32(regs[r], rel, regs[r + 1]);
+            let walk = |b: usize, ways: usize, total: &mut [f32]| {
+                // SAFETY (all pointer uses): positions stay below `inner` before the last level
+                // and below 2·inner + 1 after it; rows b..b+16·ways are inside `data`.
+                unsafe {
+                    let mut i = [_mm512_setzero_si512(); WAYS];
+                    for level in 0..self.depth {
+                        for (w, i) in i.iter_mut().enumerate().take(ways) {
+                            // Levels 0–3 sit in register 0, level 4 in 1, level 5 in 2–3,
+                            // level 6 in 4–7 and level 7 in 8–15; deeper levels are gathered.
+                            let s = match level {
+                                0..=3 => _mm512_permutexvar_epi32(*i, regs[0]),
+                                4 => _mm512_permutexvar_epi32(_mm512_sub_epi32(*i, off[0]), regs[1]),
+                                5 => pair(2, _mm512_sub_epi32(*i, off[1])),
+                                6 => {
+                                    let rel = _mm512_sub_epi32(*i, off[2]);
+                                    let hi = _mm512_test_epi32_mask(rel, bit5);
+                                    _mm512_mask_blend_epi32(hi, pair(4, rel), pair(6, rel))
+                                }
+                                7 => {
+                                    let rel = _mm512_sub_epi32(*i, off[3]);
+                                    let hi5 = _mm512_test_epi32_mask(rel, bit5);
+                                    let hi6 = _mm512_test_epi32_mask(rel, bit6);
+                                    let lo = _mm512_mask_blend_epi32(hi5, pair(8, rel), pair(10, rel));
+                                    let hi = _mm512_mask_blend_epi32(hi5, pair(12, rel), pair(14, rel));
+                                    _mm512_mask_blend_epi32(hi6, lo, hi)
+                                }
+                                _ => _mm512_i32gather_epi32::<4>(*i, splits),
+                            };
+                            let block = data.as_ptr().add((b + 16 * w) * dim);
+                            let x = _mm512_i32gather_ps::<4>(_mm512_add_epi32(base, _mm512_and_si512(s, mask)), block);
+                            let right = _mm512_cmp_ps_mask::<_CMP_NLT_UQ>(x, _mm512_castsi512_ps(s));
+                            let next = _mm512_add_epi32(_mm512_add_epi32(*i, *i), one);
+                            *i = _mm512_mask_add_epi32(next, right, next, one);
+                        }
+                    }
+                    for (w, i) in i.iter().enumerate().take(ways) {
+                        let leaf = _mm512_i32gather_ps::<4>(_mm512_sub_epi32(*i, inner), leaves);
+                        let sum = total.as_mut_ptr().add(b + 16 * w);
+                        _mm512_storeu_ps(sum, _mm512_add_ps(_mm512_loadu_ps(sum), leaf));
+                    }
+                }
+            };
+            for b in (0..whole).step_by(group) {
+                walk(b, WAYS, total);
+            }
+            if whole < total.len() {
+                walk(whole, (total.len() - whole) / 16, total);
+            }
+        }
     }
 }
 
@@ -343,6 +592,61 @@ mod tests {
             IsolationForest::fit(&data, 3, 10, 64, 9)
         );
         assert!(IsolationForest::fit(&data[..3], 3, 10, 64, 9).is_none());
+    }
+
+    #[test]
+    fn every_scoring_path_agrees_with_the_node_walk() {
+        let mut rng = Rng::new(3);
+        // Depths 1, 4, 6, 8, 8 and 10, and one forest too deep to compile (13).
+        for (sample, dim, trees) in [
+            (2, 3, 7),
+            (16, 5, 9),
+            (64, 47, 20),
+            (200, 47, 30),
+            (256, 8, 25),
+            (1024, 47, 6),
+            (8192, 2, 3),
+        ] {
+            let data: Vec<f32> = (0..sample * dim).map(|_| (rng.unit() - 0.5) as f32).collect();
+            let f = IsolationForest::fit(&data, dim, trees, sample, 11).expect("fit");
+            for rows in [5usize, 77, 100, 256] {
+                let mut x: Vec<f32> = (0..rows * dim).map(|_| (rng.unit() - 0.5) as f32 * 1.5).collect();
+                x[0] = f32::NAN;
+                x[dim] = f32::INFINITY;
+                x[2 * dim + dim - 1] = f32::NEG_INFINITY;
+                let mut nodes = vec![0.0f32; rows];
+                f.sum_paths_nodes(&x, dim, &mut nodes);
+                let Some(h) = f.heap.as_ref() else {
+                    assert!(f.depth > HEAP_MAX_DEPTH, "depth {} not compiled", f.depth);
+                    continue;
+                };
+                assert_eq!(h.depth, f.depth);
+                // Eight rows in lockstep, and the fastest path this processor has (sixteen rows
+                // with AVX-512 where present), add exactly what the node walk adds.
+                let mut lockstep = vec![0.0f32; rows];
+                h.sum_paths_lockstep(&x, dim, &mut lockstep);
+                assert_eq!(nodes, lockstep, "sample {sample}, dim {dim}, rows {rows}");
+                let mut fast = vec![0.0f32; rows];
+                h.sum_paths(&x, dim, &mut fast);
+                assert_eq!(nodes, fast, "sample {sample}, dim {dim}, rows {rows}");
+                for (k, row) in x.chunks_exact(dim).enumerate() {
+                    let one: f32 = (0..trees).map(|t| h.path(t, row)).sum();
+                    assert_eq!(one, nodes[k]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn packing_keeps_the_feature_and_nearly_the_value() {
+        for (v, k, bits) in [(0.3f32, 46u32, 6u32), (-12.5, 3, 6), (1e-3, 255, 8), (7.0, 0, 0)] {
+            let p = pack(v, k, bits);
+            assert_eq!(p.to_bits() & ((1 << bits) - 1), k);
+            assert!(((p - v) / v).abs() <= 2f32.powi(bits as i32 - 23), "{v} → {p}");
+        }
+        assert_eq!(feature_bits(47), Some(6));
+        assert_eq!(feature_bits(1), Some(0));
+        assert_eq!(feature_bits(257), None);
     }
 
     #[test]
