@@ -81,8 +81,9 @@ fn bench(c: &mut Criterion) {
         let _ = m.fused_batch(&data).expect("fused");
     });
     println!(
-        "\n1024 rows in chunks of 256, one thread: Candle forward alone {forward:.0} vectors/s; fused {fused:.0} vectors/s; ratio {:.2}",
-        fused / forward
+        "\n1024 rows in chunks of 256, one thread: Candle forward alone {forward:.0} vectors/s; fused {fused:.0} vectors/s; ratio {:.2} (forest kernel: {})",
+        fused / forward,
+        forest.kernel()
     );
 }
 

@@ -241,6 +241,17 @@ impl IsolationForest {
         out.extend(total.iter().map(|t| self.to_score(*t as f64 / trees)));
     }
 
+    /// Which scoring kernel [`IsolationForest::score_batch`] uses on this processor: "avx512"
+    /// (sixteen rows at a time), "lockstep" (eight) or "nodes" (a forest too deep or too wide to
+    /// compile).
+    pub fn kernel(&self) -> &'static str {
+        match &self.heap {
+            None => "nodes",
+            Some(_) if avx512() => "avx512",
+            Some(_) => "lockstep",
+        }
+    }
+
     /// Sum of path lengths per row, walking the node array: eight rows go down a tree in
     /// lockstep for exactly the tree's depth, without branches (a row at a leaf stays there).
     fn sum_paths_nodes(&self, data: &[f32], dim: usize, total: &mut [f32]) {
@@ -330,6 +341,18 @@ impl IsolationForest {
 #[inline]
 fn goes_right(x: f32, v: f32) -> bool {
     !matches!(x.partial_cmp(&v), Some(std::cmp::Ordering::Less))
+}
+
+/// Whether the AVX-512 kernel can run here.
+fn avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 /// Deepest trees compiled for scoring: 2^12 leaves, 16 KiB of leaves per tree.
@@ -618,9 +641,11 @@ mod tests {
                 f.sum_paths_nodes(&x, dim, &mut nodes);
                 let Some(h) = f.heap.as_ref() else {
                     assert!(f.depth > HEAP_MAX_DEPTH, "depth {} not compiled", f.depth);
+                    assert_eq!(f.kernel(), "nodes");
                     continue;
                 };
                 assert_eq!(h.depth, f.depth);
+                assert_ne!(f.kernel(), "nodes");
                 // Eight rows in lockstep, and the fastest path this processor has (sixteen rows
                 // with AVX-512 where present), add exactly what the node walk adds.
                 let mut lockstep = vec![0.0f32; rows];
