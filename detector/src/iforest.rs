@@ -481,8 +481,10 @@ impl Heap {
         }
     }
 
-    /// Sixteen rows at a time: per level one gather of the rows' splits and one of the rows'
-    /// values at those splits' features.
+    /// Sixteen rows at a time. A row's split at each of the top eight levels is looked up in
+    /// registers with permutes; its value at the split's feature is loaded at the top three levels
+    /// (seven splits, so at most seven features, for all sixteen rows: loads and blends) and
+    /// gathered below them.
     ///
     /// # Safety
     /// The processor must have AVX-512F; `data` must hold `total.len()` rows of `dim` values,
@@ -494,7 +496,18 @@ impl Heap {
         use std::arch::x86_64::*;
         debug_assert!(total.len().is_multiple_of(16) && data.len() >= total.len() * dim);
         let lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        let base = _mm512_mullo_epi32(lane, _mm512_set1_epi32(dim as i32));
+        // Each block of sixteen rows transposed (feature-major: feature f of the block's row l
+        // at 16·f + l), so that where all sixteen rows need the same feature, as at the root, one
+        // load fetches it.
+        let mut cols = vec![0.0f32; data.len()];
+        for (rows, out) in data.chunks_exact(16 * dim).zip(cols.chunks_exact_mut(16 * dim)) {
+            for (l, row) in rows.chunks_exact(dim).enumerate() {
+                for (f, v) in row.iter().enumerate() {
+                    out[16 * f + l] = *v;
+                }
+            }
+        }
+        let data = &cols[..];
         let mask = _mm512_set1_epi32(((1u32 << self.bits) - 1) as i32);
         let one = _mm512_set1_epi32(1);
         let inner = _mm512_set1_epi32(self.inner as i32);
@@ -518,11 +531,14 @@ impl Heap {
             let bit5 = _mm512_set1_epi32(32);
             let bit6 = _mm512_set1_epi32(64);
             let pair = |r: usize, rel: __m512i| _mm512_permutex2var_epi32(regs[r], rel, regs[r + 1]);
+            // The features of the top three levels' seven splits, as offsets into a block.
+            let feat: [usize; 7] = std::array::from_fn(|p| 16 * (top[p] & ((1u32 << self.bits) - 1)) as usize);
             let walk = |b: usize, ways: usize, total: &mut [f32]| {
                 // SAFETY (all pointer uses): positions stay below `inner` before the last level
                 // and below 2·inner + 1 after it; rows b..b+16·ways are inside `data`.
                 unsafe {
                     let mut i = [_mm512_setzero_si512(); WAYS];
+                    let mut went = [[0 as __mmask16; 2]; WAYS];
                     for level in 0..self.depth {
                         for (w, i) in i.iter_mut().enumerate().take(ways) {
                             // Levels 0–3 sit in register 0, level 4 in 1, level 5 in 2–3,
@@ -547,8 +563,25 @@ impl Heap {
                                 _ => _mm512_i32gather_epi32::<4>(*i, splits),
                             };
                             let block = data.as_ptr().add((b + 16 * w) * dim);
-                            let x = _mm512_i32gather_ps::<4>(_mm512_add_epi32(base, _mm512_and_si512(s, mask)), block);
+                            let at = |p: usize| _mm512_loadu_ps(block.add(feat[p]));
+                            let k = went[w];
+                            let x = match level {
+                                0 => at(0),
+                                1 => _mm512_mask_blend_ps(k[0], at(1), at(2)),
+                                2 => _mm512_mask_blend_ps(
+                                    k[0],
+                                    _mm512_mask_blend_ps(k[1], at(3), at(4)),
+                                    _mm512_mask_blend_ps(k[1], at(5), at(6)),
+                                ),
+                                _ => _mm512_i32gather_ps::<4>(
+                                    _mm512_add_epi32(lane, _mm512_slli_epi32::<4>(_mm512_and_si512(s, mask))),
+                                    block,
+                                ),
+                            };
                             let right = _mm512_cmp_ps_mask::<_CMP_NLT_UQ>(x, _mm512_castsi512_ps(s));
+                            if level < 2 {
+                                went[w][level] = right;
+                            }
                             let next = _mm512_add_epi32(_mm512_add_epi32(*i, *i), one);
                             *i = _mm512_mask_add_epi32(next, right, next, one);
                         }
