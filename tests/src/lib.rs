@@ -34,8 +34,22 @@ pub fn bin(name: &str) -> PathBuf {
     p
 }
 
-/// A free loopback port.
+/// A free loopback port for a child process to bind, taken from 20000–31999: below the range the
+/// kernel hands out to outgoing connections (32768–60999 by default), so that none of the many
+/// connections a test makes can take the port between this check and the child's bind (which
+/// happened with ports from `bind(":0")`). Each test process starts at its own offset and never
+/// hands out the same port twice.
 pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let offset = std::process::id().wrapping_mul(7919);
+    for _ in 0..12_000 {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 20_000 + (offset.wrapping_add(n) % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

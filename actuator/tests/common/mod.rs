@@ -2,13 +2,8 @@
 
 #![allow(dead_code)]
 
-/// A free TCP port on loopback.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+/// A free TCP port on loopback, outside the range outgoing connections take theirs from.
+pub use homeostat_tests::free_port;
 
 /// A child process killed when the test ends, however it ends.
 pub struct Child(pub std::process::Child);
