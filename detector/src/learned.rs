@@ -303,8 +303,8 @@ impl Learned {
             forest.score_batch(chunk, &mut iso);
             out.extend(errors.iter().zip(&iso).map(|(e, s)| {
                 self.fuse([
-                    -self.fleet_tails[0].prob(*e as f64).log10(),
-                    -self.fleet_tails[1].prob(*s).log10(),
+                    self.fleet_tails[0].surprise(*e as f64),
+                    self.fleet_tails[1].surprise(*s),
                 ])
             }));
         }
@@ -355,7 +355,7 @@ impl Learned {
                 } else {
                     &self.fleet_tails[m]
                 };
-                *s = -tail.prob(raw_scores[i][m]).log10();
+                *s = tail.surprise(raw_scores[i][m]);
             }
             let score = self.fuse(surprise);
             let e = &errors[i * DIM..(i + 1) * DIM];

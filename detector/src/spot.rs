@@ -41,6 +41,33 @@ impl Tail {
     }
 }
 
+impl Tail {
+    /// `−log10` of [`Tail::prob`], computed in the log domain (two logarithms at most instead of
+    /// an exponential or a power and then a logarithm): the surprise the fused scores are made of.
+    pub fn surprise(&self, x: f64) -> f64 {
+        const MAX: f64 = 300.0; // prob's floor, 1e-300
+        if !x.is_finite() {
+            return if x > 0.0 { MAX } else { 0.0 };
+        }
+        let y = x - self.u;
+        let sigma = self.sigma.max(1e-12);
+        let base = -self.rate.log10();
+        if y <= 0.0 {
+            return (base + y / (sigma * std::f64::consts::LN_10)).max(0.0);
+        }
+        let tail = if self.gamma.abs() < 1e-6 {
+            y / (sigma * std::f64::consts::LN_10)
+        } else {
+            let b = 1.0 + self.gamma * y / sigma;
+            if b <= 0.0 {
+                return MAX;
+            }
+            b.log10() / self.gamma
+        };
+        (base + tail).min(MAX)
+    }
+}
+
 /// Fit a GPD to excesses by probability-weighted moments (Hosking & Wallis); `None` when there
 /// are too few or they are all equal.
 pub fn fit_gpd(excesses: &mut [f64]) -> Option<(f64, f64)> {
@@ -118,6 +145,11 @@ impl Spot {
     /// Tail probability of `x` under the current fit (1 while there is none).
     pub fn prob(&self, x: f64) -> f64 {
         self.tail.map_or(1.0, |t| t.prob(x))
+    }
+
+    /// `−log10` of [`Spot::prob`] (0 while there is no fit).
+    pub fn surprise(&self, x: f64) -> f64 {
+        self.tail.map_or(0.0, |t| t.surprise(x))
     }
 
     /// The value whose tail probability is `p` (the alarm threshold at risk `p`).
@@ -203,6 +235,41 @@ impl Spot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn surprise_is_minus_log10_of_the_tail_probability() {
+        for (gamma, sigma) in [(0.0, 0.7), (0.3, 1.5), (-0.2, 2.0), (0.9, 0.1)] {
+            let t = Tail {
+                u: 3.0,
+                rate: 0.02,
+                gamma,
+                sigma,
+            };
+            for x in [
+                -50.0,
+                0.0,
+                2.9,
+                3.0,
+                3.1,
+                5.0,
+                9.0,
+                12.0,
+                40.0,
+                1e6,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::NAN,
+            ] {
+                let want = -t.prob(x).log10();
+                let got = t.surprise(x);
+                assert!(
+                    (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+                    "γ {gamma}, x {x}: {got} vs {want}"
+                );
+            }
+        }
+        assert_eq!(Spot::new(0.98, 100, 10).surprise(5.0), 0.0);
+    }
 
     fn lcg(seed: &mut u64) -> f64 {
         *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);

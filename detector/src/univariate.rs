@@ -344,7 +344,7 @@ impl Univariate {
                 continue;
             }
             active += 1;
-            surprise[i] = -self.spots[i].prob(*x).log10();
+            surprise[i] = self.spots[i].surprise(*x);
             best = best.max(surprise[i]);
         }
         let fused = if active == 0 {
