@@ -50,6 +50,13 @@ fn bench(c: &mut Criterion) {
             let mut out = Vec::with_capacity(batch);
             b.iter(|| forest.score_batch(&data, &mut out))
         });
+        // Each forest kernel this processor can run (the forest above uses the fastest).
+        for kernel in forest.kernels().into_iter().skip(1) {
+            g.bench_with_input(BenchmarkId::new(format!("forest_{kernel}"), batch), &batch, |b, _| {
+                let mut out = Vec::with_capacity(batch);
+                b.iter(|| forest.score_batch_named(kernel, &data, &mut out))
+            });
+        }
         g.bench_with_input(BenchmarkId::new("fused", batch), &batch, |b, _| {
             b.iter(|| m.fused_batch(&data).expect("fused"))
         });

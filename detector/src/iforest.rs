@@ -225,15 +225,41 @@ impl IsolationForest {
         self.to_score(self.path_length(x))
     }
 
-    /// Scores of many rows of length `dim`, tree by tree over the whole batch: sixteen rows at a
-    /// time with AVX-512 gathers where the processor has them, else eight rows in lockstep.
+    /// Scores of many rows of length `dim`, tree by tree over the whole batch, with the fastest
+    /// kernel this processor has (see [`IsolationForest::kernel`]).
     pub fn score_batch(&self, data: &[f32], out: &mut Vec<f64>) {
+        self.score_batch_with(Kernel::best(), data, out);
+    }
+
+    /// The scoring kernels this processor can run, fastest first (for benchmarks).
+    pub fn kernels(&self) -> Vec<&'static str> {
+        match &self.heap {
+            None => vec!["nodes"],
+            Some(_) => Kernel::ALL
+                .into_iter()
+                .filter(|k| k.available())
+                .map(Kernel::name)
+                .collect(),
+        }
+    }
+
+    /// [`IsolationForest::score_batch`] with the kernel named (one of
+    /// [`IsolationForest::kernels`]; any other name scores with the fastest), for benchmarks.
+    pub fn score_batch_named(&self, kernel: &str, data: &[f32], out: &mut Vec<f64>) {
+        let k = Kernel::ALL
+            .into_iter()
+            .find(|k| k.name() == kernel)
+            .unwrap_or_else(Kernel::best);
+        self.score_batch_with(k, data, out);
+    }
+
+    fn score_batch_with(&self, kernel: Kernel, data: &[f32], out: &mut Vec<f64>) {
         let dim = self.dim.max(1);
         let rows = data.len() / dim;
         let data = &data[..rows * dim];
         let mut total = vec![0.0f32; rows];
         match &self.heap {
-            Some(h) => h.sum_paths(data, dim, &mut total),
+            Some(h) => h.sum_paths_with(kernel, data, dim, &mut total),
             None => self.sum_paths_nodes(data, dim, &mut total),
         }
         let trees = self.roots.len().max(1) as f64;
@@ -242,13 +268,12 @@ impl IsolationForest {
     }
 
     /// Which scoring kernel [`IsolationForest::score_batch`] uses on this processor: "avx512"
-    /// (sixteen rows at a time), "lockstep" (eight) or "nodes" (a forest too deep or too wide to
-    /// compile).
+    /// (sixteen rows at a time), "avx2" (eight, with gathers), "lockstep" (eight, portable) or
+    /// "nodes" (a forest too deep or too wide to compile).
     pub fn kernel(&self) -> &'static str {
         match &self.heap {
             None => "nodes",
-            Some(_) if avx512() => "avx512",
-            Some(_) => "lockstep",
+            Some(_) => Kernel::best().name(),
         }
     }
 
@@ -343,15 +368,55 @@ fn goes_right(x: f32, v: f32) -> bool {
     !matches!(x.partial_cmp(&v), Some(std::cmp::Ordering::Less))
 }
 
-/// Whether the AVX-512 kernel can run here.
-fn avx512() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
+/// A way of walking the compiled trees, fastest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kernel {
+    /// Sixteen rows at a time with AVX-512 gathers and permutes.
+    Avx512,
+    /// Eight rows at a time with AVX2 gathers and permutes.
+    Avx2,
+    /// Eight rows in lockstep, portable.
+    Lockstep,
+}
+
+impl Kernel {
+    const ALL: [Kernel; 3] = [Kernel::Avx512, Kernel::Avx2, Kernel::Lockstep];
+
+    /// Whether this processor can run it (checked at run time).
+    fn available(self) -> bool {
+        match self {
+            Kernel::Lockstep => true,
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
+
+    /// The fastest one this processor can run.
+    fn best() -> Self {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.available())
+            .unwrap_or(Kernel::Lockstep)
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Kernel::Avx512 => "avx512",
+            Kernel::Avx2 => "avx2",
+            Kernel::Lockstep => "lockstep",
+        }
+    }
+
+    /// Rows it takes at a time.
+    fn lanes(self) -> usize {
+        match self {
+            Kernel::Avx512 => 16,
+            Kernel::Avx2 | Kernel::Lockstep => 8,
+        }
     }
 }
 
@@ -440,21 +505,32 @@ impl Heap {
         self.leaves[t * (self.inner + 1) + i - self.inner]
     }
 
-    /// Adds each row's path length over all trees to `total` (one entry per row of `data`).
-    fn sum_paths(&self, data: &[f32], dim: usize, total: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            let whole = total.len() / 16 * 16;
+    /// Adds each row's path length over all trees to `total` (one entry per row of `data`) with
+    /// `kernel` (the lockstep one if this processor cannot run it). The
+    /// vector kernels take whole blocks of their width; the rows left over go in lockstep.
+    fn sum_paths_with(&self, kernel: Kernel, data: &[f32], dim: usize, total: &mut [f32]) {
+        let kernel = if kernel.available() { kernel } else { Kernel::Lockstep };
+        let whole = total.len() / kernel.lanes() * kernel.lanes();
+        let (head, rest) = (&data[..whole * dim], &data[whole * dim..]);
+        let (sums, rest_sums) = total.split_at_mut(whole);
+        match kernel {
+            Kernel::Lockstep => return self.sum_paths_lockstep(data, dim, total),
+            // SAFETY (both): the processor has the kernel's instructions (checked above); `head`
+            // is `whole` complete rows of `dim` values, `whole` a multiple of the kernel's width,
+            // and every split's feature is below `dim` (checked when the forest was built).
+            #[cfg(target_arch = "x86_64")]
             #[allow(unsafe_code)]
-            // SAFETY: the processor has AVX-512F; the rows are `whole` complete rows of `dim`
-            // values and every split's feature is below `dim` (checked when the forest was built).
-            unsafe {
-                self.sum_paths_avx512(&data[..whole * dim], dim, &mut total[..whole])
-            };
-            self.sum_paths_lockstep(&data[whole * dim..], dim, &mut total[whole..]);
-            return;
+            Kernel::Avx512 => unsafe { self.sum_paths_avx512(head, dim, sums) },
+            #[cfg(target_arch = "x86_64")]
+            #[allow(unsafe_code)]
+            Kernel::Avx2 => unsafe { self.sum_paths_avx2(head, dim, sums) },
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => {
+                let _ = (head, sums);
+                unreachable!("no vector kernel is available off x86-64")
+            }
         }
-        self.sum_paths_lockstep(data, dim, total);
+        self.sum_paths_lockstep(rest, dim, rest_sums);
     }
 
     /// Eight rows at a time, in lockstep.
@@ -601,6 +677,103 @@ impl Heap {
             }
         }
     }
+    /// Eight rows at a time with AVX2, as [`Heap::sum_paths_avx512`] does sixteen: the top four
+    /// levels' fifteen splits are looked up in two registers with permutes, the rows' values at
+    /// the top three levels are loaded from transposed blocks, the rest is gathered.
+    ///
+    /// # Safety
+    /// The processor must have AVX2; `data` must hold `total.len()` rows of `dim` values,
+    /// `total.len()` a multiple of 8, and every packed feature must be below `dim`.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[allow(unsafe_code)]
+    unsafe fn sum_paths_avx2(&self, data: &[f32], dim: usize, total: &mut [f32]) {
+        use std::arch::x86_64::*;
+        debug_assert!(total.len().is_multiple_of(8) && data.len() >= total.len() * dim);
+        let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        // Blocks of eight rows, feature-major: feature f of the block's row l at 8·f + l.
+        let mut cols = vec![0.0f32; data.len()];
+        for (rows, out) in data.chunks_exact(8 * dim).zip(cols.chunks_exact_mut(8 * dim)) {
+            for (l, row) in rows.chunks_exact(dim).enumerate() {
+                for (f, v) in row.iter().enumerate() {
+                    out[8 * f + l] = *v;
+                }
+            }
+        }
+        let data = &cols[..];
+        let mask = _mm256_set1_epi32(((1u32 << self.bits) - 1) as i32);
+        let one = _mm256_set1_epi32(1);
+        let seven = _mm256_set1_epi32(7);
+        let inner = _mm256_set1_epi32(self.inner as i32);
+        // Four blocks in flight, as in the AVX-512 kernel.
+        const WAYS: usize = 4;
+        let group = 8 * WAYS;
+        let whole = total.len() / group * group;
+        for t in 0..self.trees {
+            let splits = self.splits.as_ptr().wrapping_add(t * self.inner) as *const i32;
+            let leaves = self.leaves.as_ptr().wrapping_add(t * (self.inner + 1));
+            let mut top = [0u32; 16];
+            let n = self.inner.min(15);
+            top[..n].copy_from_slice(&self.splits[t * self.inner..t * self.inner + n]);
+            // Levels 0–2 (positions 0–6) in register 0, level 3 (positions 7–14) in register 1.
+            // SAFETY: both loads read eight of `top`'s sixteen words.
+            let regs: [__m256i; 2] =
+                [0, 7].map(|o| unsafe { _mm256_loadu_si256(top.as_ptr().add(o) as *const __m256i) });
+            let feat: [usize; 7] = std::array::from_fn(|p| 8 * (top[p] & ((1u32 << self.bits) - 1)) as usize);
+            let walk = |b: usize, ways: usize, total: &mut [f32]| {
+                // SAFETY (all pointer uses): positions stay below `inner` before the last level
+                // and below 2·inner + 1 after it; rows b..b+8·ways are inside `data`; a
+                // feature's eight values 8·f..8·f+8 are inside its block.
+                unsafe {
+                    let mut i = [_mm256_setzero_si256(); WAYS];
+                    let mut went = [[_mm256_setzero_ps(); 2]; WAYS];
+                    for level in 0..self.depth {
+                        for (w, i) in i.iter_mut().enumerate().take(ways) {
+                            let s = match level {
+                                0..=2 => _mm256_permutevar8x32_epi32(regs[0], *i),
+                                3 => _mm256_permutevar8x32_epi32(regs[1], _mm256_sub_epi32(*i, seven)),
+                                _ => _mm256_i32gather_epi32::<4>(splits, *i),
+                            };
+                            let block = data.as_ptr().add((b + 8 * w) * dim);
+                            let at = |p: usize| _mm256_loadu_ps(block.add(feat[p]));
+                            let k = went[w];
+                            let x = match level {
+                                0 => at(0),
+                                1 => _mm256_blendv_ps(at(1), at(2), k[0]),
+                                2 => _mm256_blendv_ps(
+                                    _mm256_blendv_ps(at(3), at(4), k[1]),
+                                    _mm256_blendv_ps(at(5), at(6), k[1]),
+                                    k[0],
+                                ),
+                                _ => _mm256_i32gather_ps::<4>(
+                                    block,
+                                    _mm256_add_epi32(lane, _mm256_slli_epi32::<3>(_mm256_and_si256(s, mask))),
+                                ),
+                            };
+                            // All ones where the row goes right: i ← 2i + 1 − (−1).
+                            let right = _mm256_cmp_ps::<_CMP_NLT_UQ>(x, _mm256_castsi256_ps(s));
+                            if level < 2 {
+                                went[w][level] = right;
+                            }
+                            let next = _mm256_add_epi32(_mm256_add_epi32(*i, *i), one);
+                            *i = _mm256_sub_epi32(next, _mm256_castps_si256(right));
+                        }
+                    }
+                    for (w, i) in i.iter().enumerate().take(ways) {
+                        let leaf = _mm256_i32gather_ps::<4>(leaves, _mm256_sub_epi32(*i, inner));
+                        let sum = total.as_mut_ptr().add(b + 8 * w);
+                        _mm256_storeu_ps(sum, _mm256_add_ps(_mm256_loadu_ps(sum), leaf));
+                    }
+                }
+            };
+            for b in (0..whole).step_by(group) {
+                walk(b, WAYS, total);
+            }
+            if whole < total.len() {
+                walk(whole, (total.len() - whole) / 8, total);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -672,6 +845,14 @@ mod tests {
                 x[2 * dim + dim - 1] = f32::NEG_INFINITY;
                 let mut nodes = vec![0.0f32; rows];
                 f.sum_paths_nodes(&x, dim, &mut nodes);
+                // Every kernel the processor can run, by name, scores as the default one does.
+                let (mut default, mut named) = (Vec::new(), Vec::new());
+                f.score_batch(&x, &mut default);
+                assert_eq!(f.kernels()[0], f.kernel());
+                for k in f.kernels() {
+                    f.score_batch_named(k, &x, &mut named);
+                    assert_eq!(default, named, "{k}");
+                }
                 let Some(h) = f.heap.as_ref() else {
                     assert!(f.depth > HEAP_MAX_DEPTH, "depth {} not compiled", f.depth);
                     assert_eq!(f.kernel(), "nodes");
@@ -684,9 +865,11 @@ mod tests {
                 let mut lockstep = vec![0.0f32; rows];
                 h.sum_paths_lockstep(&x, dim, &mut lockstep);
                 assert_eq!(nodes, lockstep, "sample {sample}, dim {dim}, rows {rows}");
-                let mut fast = vec![0.0f32; rows];
-                h.sum_paths(&x, dim, &mut fast);
-                assert_eq!(nodes, fast, "sample {sample}, dim {dim}, rows {rows}");
+                for kernel in Kernel::ALL.into_iter().filter(|k| k.available()) {
+                    let mut fast = vec![0.0f32; rows];
+                    h.sum_paths_with(kernel, &x, dim, &mut fast);
+                    assert_eq!(nodes, fast, "{kernel:?}: sample {sample}, dim {dim}, rows {rows}");
+                }
                 for (k, row) in x.chunks_exact(dim).enumerate() {
                     let one: f32 = (0..trees).map(|t| h.path(t, row)).sum();
                     assert_eq!(one, nodes[k]);
