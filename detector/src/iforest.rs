@@ -1,8 +1,9 @@
 //! An isolation forest: random axis-aligned splits isolate unusual vectors in fewer steps than
 //! usual ones. The trees are stored flat (one array per field), so the forest is a handful of
 //! tensors in a checkpoint, and compiled for scoring into complete trees in heap order whose
-//! walk has no branches: sixteen rows at a time with AVX-512 gathers and permutes where the
-//! processor has them (the one place the workspace allows `unsafe`), eight in lockstep elsewhere.
+//! walk has no branches: sixteen rows at a time with AVX-512 gathers and permutes, or eight with
+//! AVX2, where the processor has them (the one place the workspace allows `unsafe`), eight in
+//! lockstep elsewhere.
 
 /// Deterministic xorshift generator (the forest must be reproducible from its seed).
 #[derive(Debug, Clone)]
