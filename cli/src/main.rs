@@ -225,6 +225,11 @@ enum EvalCmd {
         /// With --tune, write the tuned settings here (to freeze them).
         #[arg(long, value_name = "FILE", requires = "tune")]
         save_settings: Option<PathBuf>,
+        /// Also show, file by file, the windows detected, the detections outside windows and the
+        /// raw score of Homeostat beside one peer (default: the peer with the best score), for
+        /// the standard profile or the one given with --profile.
+        #[arg(long, value_name = "PEER", num_args = 0..=1, default_missing_value = "")]
+        per_file: Option<String>,
     },
 }
 
@@ -445,6 +450,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                     tune,
                     settings,
                     save_settings,
+                    per_file,
                 },
         } => {
             use homeostat_cli::nab::{self, homeostat as ours};
@@ -493,6 +499,33 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 if tune { "tuned on these files" } else { "frozen" },
                 started.elapsed().as_secs_f64()
             );
+            if let Some(peer) = per_file {
+                let profile = profile.as_deref().unwrap_or("standard");
+                let peer = if peer.is_empty() {
+                    let best = report
+                        .detectors
+                        .iter()
+                        .filter(|d| d.name != "homeostat")
+                        .max_by(|a, b| {
+                            let key = |d: &nab::eval::DetectorRow| match profile {
+                                "reward_low_FP_rate" => d.reward_low_fp_rate,
+                                "reward_low_FN_rate" => d.reward_low_fn_rate,
+                                _ => d.standard,
+                            };
+                            key(a).total_cmp(&key(b))
+                        });
+                    best.map(|d| d.name.clone())
+                        .ok_or_else(|| anyhow::anyhow!("{}: no peer to compare with", data.display()))?
+                } else {
+                    peer
+                };
+                let level = frozen.thresholds.get(profile).copied().unwrap_or(0.5);
+                let ours: Vec<Vec<f64>> = raws.iter().map(|r| ours::held(r, level, &frozen.detector)).collect();
+                println!(
+                    "\n{}",
+                    nab::eval::per_file(&data, &corpus, &ours, level, &peer, profile)?
+                );
+            }
             let std_level = frozen.thresholds.get("standard").copied().unwrap_or(0.5);
             if let Some(dir) = scores_out {
                 ours::write_scores(&dir, &corpus, &raws, std_level, &frozen.detector)?;

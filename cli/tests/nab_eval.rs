@@ -69,6 +69,7 @@ fn eval_nab_scores_homeostat_beside_the_peers_on_a_subset() {
         .arg(tmp.join("scores"))
         .arg("--plots")
         .arg(tmp.join("plots"))
+        .args(["--per-file", "ARTime"])
         .output()
         .expect("run homeostat");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -122,6 +123,37 @@ fn eval_nab_scores_homeostat_beside_the_peers_on_a_subset() {
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     }
     let standard = normalized(raw, windows, &PROFILES[0]);
+
+    // The file-by-file view: one line per series, then the totals, which agree with the per-row
+    // scores (windows detected, detections outside windows, raw score).
+    let (mut detected, mut outside) = (0, 0);
+    for s in &corpus.series {
+        let f = score_file(
+            &read_scores(&tmp.join("scores").join(&s.key), s).expect("scores"),
+            &s.windows,
+            level,
+            &PROFILES[0],
+        );
+        detected += f.windows - f.missed_windows;
+        outside += f.fp_rows;
+        assert!(
+            stdout.lines().any(|l| l.starts_with(&s.key)),
+            "no line for {}:\n{stdout}",
+            s.key
+        );
+    }
+    let total = stdout
+        .lines()
+        .find(|l| l.starts_with("all 3 files"))
+        .expect("totals line");
+    let cells: Vec<&str> = total.split_whitespace().collect();
+    assert_eq!(cells[3], format!("{detected}/{windows}"), "{total}");
+    assert_eq!(cells[4], outside.to_string(), "{total}");
+    assert!(
+        (cells[6].parse::<f64>().expect("raw score") - raw).abs() < 0.006,
+        "{total} vs {raw}"
+    );
+    assert!(stdout.contains("standard profile, file by file"), "{stdout}");
     assert!(
         (standard - ours["standard"].as_f64().expect("number")).abs() < 1e-9,
         "{standard} vs {}",

@@ -43,13 +43,18 @@ struct Threshold {
     threshold: f64,
 }
 
+/// The peers' published thresholds, `DIR/config/thresholds.json`: detector → profile → threshold.
+fn thresholds(dir: &Path) -> anyhow::Result<BTreeMap<String, BTreeMap<String, Threshold>>> {
+    let path = dir.join("config/thresholds.json");
+    serde_json::from_str(&std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?)
+        .with_context(|| format!("parsing {}", path.display()))
+}
+
 /// Score every detector under `DIR/peers` at its threshold from `DIR/config/thresholds.json`.
 pub fn peers(dir: &Path, progress: bool) -> anyhow::Result<Report> {
     let corpus = Corpus::load(dir)?;
     let path = dir.join("config/thresholds.json");
-    let thresholds: BTreeMap<String, BTreeMap<String, Threshold>> =
-        serde_json::from_str(&std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?)
-            .with_context(|| format!("parsing {}", path.display()))?;
+    let thresholds = thresholds(dir)?;
     let windows: usize = corpus.series.iter().map(|s| s.windows.len()).sum();
     let mut names: Vec<String> = std::fs::read_dir(dir.join("peers"))
         .with_context(|| format!("reading {}", dir.join("peers").display()))?
@@ -126,6 +131,69 @@ pub fn table(r: &Report, profile: Option<&str>) -> String {
         s.push('\n');
     }
     s
+}
+
+/// Where the scores come from, file by file, for one profile: for Homeostat (its emitted scores,
+/// `ours`, at `level`) and for the peer `peer` (at its published threshold), the windows detected,
+/// the detections outside every window (rows at or above the threshold after probation) and the
+/// series' raw score; then the totals.
+pub fn per_file(
+    dir: &Path,
+    corpus: &Corpus,
+    ours: &[Vec<f64>],
+    level: f64,
+    peer: &str,
+    profile: &str,
+) -> anyhow::Result<String> {
+    let p = PROFILES
+        .iter()
+        .find(|p| p.name == profile)
+        .with_context(|| format!("no profile {profile}"))?;
+    let th = thresholds(dir)?
+        .get(peer)
+        .and_then(|t| t.get(profile))
+        .map(|t| t.threshold)
+        .with_context(|| {
+            format!(
+                "no {profile} threshold for {peer} in {}",
+                dir.join("config/thresholds.json").display()
+            )
+        })?;
+    let cell = |f: &super::FileScore| {
+        format!(
+            "{:>3}/{:<3} {:>4} fp {:>7.2}",
+            f.windows - f.missed_windows,
+            f.windows,
+            f.fp_rows,
+            f.score
+        )
+    };
+    let width = corpus.series.iter().map(|s| s.key.len()).max().unwrap_or(4).max(12);
+    let mut out = format!(
+        "{profile} profile, file by file: windows detected, detections outside windows, raw score
+{:<width$}  {:<24}  {:<24}
+",
+        "file", "homeostat", peer
+    );
+    let (mut a, mut b) = (super::FileScore::default(), super::FileScore::default());
+    for (s, ours) in corpus.series.iter().zip(ours) {
+        let theirs = read_scores(&dir.join("peers").join(peer).join(&s.key), s)?;
+        let (x, y) = (
+            score_file(ours, &s.windows, level, p),
+            score_file(&theirs, &s.windows, th, p),
+        );
+        out.push_str(&format!("{:<width$}  {}  {}\n", s.key, cell(&x), cell(&y)));
+        for (total, f) in [(&mut a, &x), (&mut b, &y)] {
+            total.windows += f.windows;
+            total.missed_windows += f.missed_windows;
+            total.fp_rows += f.fp_rows;
+            total.tp_rows += f.tp_rows;
+            total.score += f.score;
+        }
+    }
+    let all = format!("all {} files", corpus.series.len());
+    out.push_str(&format!("{all:<width$}  {}  {}\n", cell(&a), cell(&b)));
+    Ok(out)
 }
 
 /// The profile names, for argument checking.
