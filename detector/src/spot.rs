@@ -17,6 +17,11 @@ pub struct Tail {
     pub gamma: f64,
     /// GPD scale.
     pub sigma: f64,
+    /// Fraction of the history at or above `u` (0 in tails saved before it was kept: `rate`
+    /// then stands in). It exceeds `rate` when many values equal `u`, as in a metric that
+    /// mostly sits at one value: such a value is not rare, however few lie strictly above it.
+    #[serde(default)]
+    pub rate_at_u: f64,
 }
 
 impl Tail {
@@ -29,7 +34,7 @@ impl Tail {
         let y = x - self.u;
         let sigma = self.sigma.max(1e-12);
         if y <= 0.0 {
-            return (self.rate * (-y / sigma).exp()).min(1.0);
+            return (self.rate.max(self.rate_at_u) * (-y / sigma).exp()).min(1.0);
         }
         let p = if self.gamma.abs() < 1e-6 {
             (-y / sigma).exp()
@@ -51,10 +56,11 @@ impl Tail {
         }
         let y = x - self.u;
         let sigma = self.sigma.max(1e-12);
-        let base = -self.rate.log10();
         if y <= 0.0 {
-            return (base + y / (sigma * std::f64::consts::LN_10)).max(0.0);
+            let at_u = -self.rate.max(self.rate_at_u).log10();
+            return (at_u + y / (sigma * std::f64::consts::LN_10)).max(0.0);
         }
+        let base = -self.rate.log10();
         let tail = if self.gamma.abs() < 1e-6 {
             y / (sigma * std::f64::consts::LN_10)
         } else {
@@ -206,11 +212,13 @@ impl Spot {
                 (0.0, spread / 4.0)
             }
         });
+        let at_u = n - v.partition_point(|x| *x < u);
         self.tail = Some(Tail {
             u,
             rate: (above.max(1) as f64 / n as f64).min(1.0 - self.q).max(1.0 / n as f64),
             gamma,
             sigma: sigma.max(1e-12),
+            rate_at_u: at_u as f64 / n as f64,
         });
     }
 
@@ -237,13 +245,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_value_a_series_mostly_sits_at_is_not_rare() {
+        // 99 % of the values are exactly 0 (a disk that mostly writes nothing): the 98 % quantile
+        // is 0 itself, and a 0 is as common as it gets, however few values lie above it.
+        let mut spot = Spot::new(0.98, 10_000, 10);
+        for i in 0..1000 {
+            spot.learn(if i % 100 == 0 { 1.0 + (i / 100) as f64 } else { 0.0 });
+        }
+        let t = spot.tail().expect("fitted");
+        assert_eq!(t.u, 0.0);
+        assert!((t.rate - 0.01).abs() < 1e-12 && t.rate_at_u == 1.0, "{t:?}");
+        assert_eq!(spot.prob(0.0), 1.0);
+        assert_eq!(spot.surprise(0.0), 0.0);
+        // Above it, the few peaks set the tail as before: a value as high as the peaks is rare.
+        assert!(spot.surprise(5.0) >= 2.0, "{}", spot.surprise(5.0));
+    }
+
+    #[test]
     fn surprise_is_minus_log10_of_the_tail_probability() {
-        for (gamma, sigma) in [(0.0, 0.7), (0.3, 1.5), (-0.2, 2.0), (0.9, 0.1)] {
+        for (gamma, sigma, rate_at_u) in [(0.0, 0.7, 0.0), (0.3, 1.5, 0.02), (-0.2, 2.0, 0.5), (0.9, 0.1, 1.0)] {
             let t = Tail {
                 u: 3.0,
                 rate: 0.02,
                 gamma,
                 sigma,
+                rate_at_u,
             };
             for x in [
                 -50.0,
