@@ -230,6 +230,11 @@ enum EvalCmd {
         /// the standard profile or the one given with --profile.
         #[arg(long, value_name = "PEER", num_args = 0..=1, default_missing_value = "")]
         per_file: Option<String>,
+        /// Write, for the one series KEY (as in labels, e.g. realKnownCause/nyc_taxi.csv), every
+        /// row's value, baseline, raw and emitted score and each signal's surprise as CSV to
+        /// FILE: why it alarmed, or did not.
+        #[arg(long, num_args = 2, value_names = ["KEY", "FILE"])]
+        trace: Option<Vec<String>>,
     },
 }
 
@@ -451,6 +456,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                     settings,
                     save_settings,
                     per_file,
+                    trace,
                 },
         } => {
             use homeostat_cli::nab::{self, homeostat as ours};
@@ -527,6 +533,16 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
             let std_level = frozen.thresholds.get("standard").copied().unwrap_or(0.5);
+            if let Some([key, file]) = trace.as_deref() {
+                let i = corpus
+                    .series
+                    .iter()
+                    .position(|s| &s.key == key)
+                    .ok_or_else(|| anyhow::anyhow!("{key}: no such series under {}/data", data.display()))?;
+                let text = ours::trace(&corpus.series[i], &runs[i], std_level, &frozen.detector);
+                std::fs::write(file, text).map_err(|e| anyhow::anyhow!("writing {file}: {e}"))?;
+                println!("wrote the trace of {key} to {file}");
+            }
             if let Some(dir) = scores_out {
                 ours::write_scores(&dir, &corpus, &raws, std_level, &frozen.detector)?;
                 println!("wrote per-row scores to {}", dir.display());

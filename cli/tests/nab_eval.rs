@@ -70,6 +70,9 @@ fn eval_nab_scores_homeostat_beside_the_peers_on_a_subset() {
         .arg("--plots")
         .arg(tmp.join("plots"))
         .args(["--per-file", "ARTime"])
+        .arg("--trace")
+        .arg(FILES[0])
+        .arg(tmp.join("trace.csv"))
         .output()
         .expect("run homeostat");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -154,6 +157,27 @@ fn eval_nab_scores_homeostat_beside_the_peers_on_a_subset() {
         "{total} vs {raw}"
     );
     assert!(stdout.contains("standard profile, file by file"), "{stdout}");
+
+    // The trace of one series: a header naming the signals, then one line per row of the data
+    // whose emitted score is the one written with --scores-out.
+    let trace = std::fs::read_to_string(tmp.join("trace.csv")).expect("trace");
+    let mut lines = trace.lines();
+    assert_eq!(
+        lines.next(),
+        Some("timestamp,value,baseline,raw_score,score,level,shift,change,seasonal,seasonal_shift")
+    );
+    let series = corpus.series.iter().find(|s| s.key == FILES[0]).expect("traced series");
+    let emitted = read_scores(&tmp.join("scores").join(FILES[0]), series).expect("scores");
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), series.values.len());
+    for (row, want) in rows.iter().zip(&emitted) {
+        let score: f64 = row
+            .split(',')
+            .nth(4)
+            .and_then(|x| x.parse().ok())
+            .expect("score column");
+        assert!((score - want).abs() < 1e-6, "{row} vs {want}");
+    }
     assert!(
         (standard - ours["standard"].as_f64().expect("number")).abs() < 1e-9,
         "{standard} vs {}",

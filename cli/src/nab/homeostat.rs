@@ -213,6 +213,35 @@ pub fn evaluate(
     out
 }
 
+/// One series row by row as CSV: timestamp, value, the baseline it was compared with, the raw
+/// score, the score emitted at alert level `level` (after the hold-off), and each signal's
+/// surprise (`−log10` of its tail probability; empty for a signal switched off).
+pub fn trace(s: &Series, run: &SeriesRun, level: f64, cfg: &UnivariateConfig) -> String {
+    let signals = homeostat_detector::univariate::SIGNALS;
+    let on = |i: usize| cfg.signals & (1 << i) != 0;
+    let mut out = String::from("timestamp,value,baseline,raw_score,score");
+    for (i, name) in signals.iter().enumerate() {
+        if on(i) {
+            out.push_str(&format!(",{name}"));
+        }
+    }
+    out.push('\n');
+    let emitted = held(&run.scores(), level, cfg);
+    for (k, st) in run.steps.iter().enumerate() {
+        out.push_str(&format!(
+            "{},{},{},{:.6},{:.6}",
+            s.timestamps[k], s.values[k], st.baseline, st.score, emitted[k]
+        ));
+        for (i, x) in st.surprise.iter().enumerate() {
+            if on(i) {
+                out.push_str(&format!(",{x:.3}"));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// Write per-row scores (after the hold-off at `level`) in the peers layout under `dir`.
 pub fn write_scores(
     dir: &Path,
