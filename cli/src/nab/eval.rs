@@ -170,9 +170,7 @@ pub fn per_file(
     };
     let width = corpus.series.iter().map(|s| s.key.len()).max().unwrap_or(4).max(12);
     let mut out = format!(
-        "{profile} profile, file by file: windows detected, detections outside windows, raw score
-{:<width$}  {:<24}  {:<24}
-",
+        "{profile} profile, file by file: windows detected, detections outside windows, raw score\n{:<width$}  {:<24}  {}\n",
         "file", "homeostat", peer
     );
     let (mut a, mut b) = (super::FileScore::default(), super::FileScore::default());
