@@ -421,6 +421,21 @@ impl Kernel {
     }
 }
 
+/// Rows of `dim` values in blocks of `width` rows, each block transposed (feature-major: feature
+/// f of the block's row l at width·f + l), so that where all the block's rows need the same
+/// feature, as at a tree's root, one load fetches it. A last partial block is left out.
+fn transposed(data: &[f32], dim: usize, width: usize) -> Vec<f32> {
+    let mut cols = vec![0.0f32; data.len()];
+    for (rows, out) in data.chunks_exact(width * dim).zip(cols.chunks_exact_mut(width * dim)) {
+        for (l, row) in rows.chunks_exact(dim).enumerate() {
+            for (f, v) in row.iter().enumerate() {
+                out[width * f + l] = *v;
+            }
+        }
+    }
+    cols
+}
+
 /// Deepest trees compiled for scoring: 2^12 leaves, 16 KiB of leaves per tree.
 const HEAP_MAX_DEPTH: usize = 12;
 
@@ -573,17 +588,7 @@ impl Heap {
         use std::arch::x86_64::*;
         debug_assert!(total.len().is_multiple_of(16) && data.len() >= total.len() * dim);
         let lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        // Each block of sixteen rows transposed (feature-major: feature f of the block's row l
-        // at 16·f + l), so that where all sixteen rows need the same feature, as at the root, one
-        // load fetches it.
-        let mut cols = vec![0.0f32; data.len()];
-        for (rows, out) in data.chunks_exact(16 * dim).zip(cols.chunks_exact_mut(16 * dim)) {
-            for (l, row) in rows.chunks_exact(dim).enumerate() {
-                for (f, v) in row.iter().enumerate() {
-                    out[16 * f + l] = *v;
-                }
-            }
-        }
+        let cols = transposed(data, dim, 16);
         let data = &cols[..];
         let mask = _mm512_set1_epi32(((1u32 << self.bits) - 1) as i32);
         let one = _mm512_set1_epi32(1);
@@ -692,15 +697,7 @@ impl Heap {
         use std::arch::x86_64::*;
         debug_assert!(total.len().is_multiple_of(8) && data.len() >= total.len() * dim);
         let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        // Blocks of eight rows, feature-major: feature f of the block's row l at 8·f + l.
-        let mut cols = vec![0.0f32; data.len()];
-        for (rows, out) in data.chunks_exact(8 * dim).zip(cols.chunks_exact_mut(8 * dim)) {
-            for (l, row) in rows.chunks_exact(dim).enumerate() {
-                for (f, v) in row.iter().enumerate() {
-                    out[8 * f + l] = *v;
-                }
-            }
-        }
+        let cols = transposed(data, dim, 8);
         let data = &cols[..];
         let mask = _mm256_set1_epi32(((1u32 << self.bits) - 1) as i32);
         let one = _mm256_set1_epi32(1);
