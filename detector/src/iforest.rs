@@ -522,8 +522,8 @@ impl Heap {
     }
 
     /// Adds each row's path length over all trees to `total` (one entry per row of `data`) with
-    /// `kernel` (the lockstep one if this processor cannot run it). The
-    /// vector kernels take whole blocks of their width; the rows left over go in lockstep.
+    /// `kernel` (the lockstep one if this processor cannot run it). The vector kernels take whole
+    /// blocks of their width; the rows left over go in lockstep.
     fn sum_paths_with(&self, kernel: Kernel, data: &[f32], dim: usize, total: &mut [f32]) {
         let kernel = if kernel.available() { kernel } else { Kernel::Lockstep };
         let whole = total.len() / kernel.lanes() * kernel.lanes();
