@@ -44,9 +44,7 @@ impl Tail {
         };
         (self.rate * p).max(1e-300)
     }
-}
 
-impl Tail {
     /// `−log10` of [`Tail::prob`], computed in the log domain (two logarithms at most instead of
     /// an exponential or a power and then a logarithm): the surprise the fused scores are made of.
     pub fn surprise(&self, x: f64) -> f64 {
