@@ -215,7 +215,7 @@ pub fn evaluate(
 
 /// One series row by row as CSV: timestamp, value, the baseline it was compared with, the raw
 /// score, the score emitted at alert level `level` (after the hold-off), and each signal's
-/// surprise (`−log10` of its tail probability; empty for a signal switched off).
+/// surprise (`−log10` of its tail probability; a column for each signal switched on).
 pub fn trace(s: &Series, run: &SeriesRun, level: f64, cfg: &UnivariateConfig) -> String {
     let signals = homeostat_detector::univariate::SIGNALS;
     let on = |i: usize| cfg.signals & (1 << i) != 0;
