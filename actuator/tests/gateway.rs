@@ -26,6 +26,13 @@ struct Rig {
     failing: Arc<AtomicBool>,
 }
 
+impl Rig {
+    /// b2's state in HAProxy now.
+    async fn b2(&self) -> ServerState {
+        self.h.rt.servers("app").await.expect("servers")[1].state
+    }
+}
+
 /// HAProxy in front of b1, b2 (failing) and b3, after 30 requests of which b2 failed 10.
 async fn rig(name: &str) -> Rig {
     let failing = Arc::new(AtomicBool::new(true));
@@ -109,13 +116,13 @@ async fn a_failing_backend_is_drained_verified_and_restored_once_healthy() {
     for k in 0..4 {
         a.on_tick(300_000 + k, &mut em).await.expect("tick");
     }
-    assert_eq!(rt.servers("app").await.expect("servers")[1].state, ServerState::Drain);
+    assert_eq!(r.b2().await, ServerState::Drain);
     // b2 is fixed: after three good probes it is back in rotation.
     failing.store(false, Ordering::SeqCst);
     for k in 0..3 {
         a.on_tick(400_000 + k, &mut em).await.expect("tick");
     }
-    assert_eq!(rt.servers("app").await.expect("servers")[1].state, ServerState::Ready);
+    assert_eq!(r.b2().await, ServerState::Ready);
     let mut seen = std::collections::BTreeSet::new();
     for _ in 0..6 {
         let (code, who) = get(front).await;
@@ -170,10 +177,7 @@ async fn a_remedy_that_does_not_help_is_undone_through_haproxy_and_the_next_is_t
     let (mut a, acfg) = actuator(&r).await;
     let mut em = Emitter::default();
     a.process(incident(), &mut em).await.expect("process");
-    assert_eq!(
-        r.h.rt.servers("app").await.expect("servers")[1].state,
-        ServerState::Drain
-    );
+    assert_eq!(r.b2().await, ServerState::Drain);
     // Errors stay high (the fault is elsewhere): the drain is undone exactly, and the next
     // remedy is decided.
     let still: Vec<ActuatorIn> = (1..=14).map(|k| errors(80_000 + k * 10_000, 0.30)).collect();
@@ -218,11 +222,7 @@ async fn no_remedy_takes_out_more_than_a_third_of_the_instances() {
     let (mut a, acfg) = actuator(&r).await;
     let mut em = Emitter::default();
     a.process(incident(), &mut em).await.expect("process");
-    assert_eq!(
-        r.h.rt.servers("app").await.expect("servers")[1].state,
-        ServerState::Ready,
-        "b2 left alone"
-    );
+    assert_eq!(r.b2().await, ServerState::Ready, "b2 left alone");
     let pool = store::connect(&acfg.database_url).await.expect("store");
     let row = sqlx::query("SELECT status, reason FROM actions")
         .fetch_one(&pool)
@@ -480,7 +480,6 @@ async fn the_gateway_agent_carries_out_undoes_and_only_describes_shadow_actions(
         }
     };
     let mut em: Emitter<ActionResult> = Emitter::default();
-    let state = || async { r.h.rt.servers("app").await.expect("servers")[1].state };
 
     // Shadow: described, not done.
     agent
@@ -493,7 +492,7 @@ async fn the_gateway_agent_carries_out_undoes_and_only_describes_shadow_actions(
         out[0].detail,
         r#"shadow: would carry out {"remedy":"circuit_breaker_activation","instance":"b2","open_for_s":60}"#
     );
-    assert_eq!(state().await, ServerState::Ready);
+    assert_eq!(r.b2().await, ServerState::Ready);
 
     // Execute: done and answered; another service's action is left to other executors.
     agent
@@ -514,7 +513,7 @@ async fn the_gateway_agent_carries_out_undoes_and_only_describes_shadow_actions(
     );
     assert_eq!(out[0].executor, "edge-1");
     assert!(out[0].detail.starts_with("drained app/b2"), "{out:?}");
-    assert_eq!(state().await, ServerState::Drain);
+    assert_eq!(r.b2().await, ServerState::Drain);
 
     // The agent restarts; the new one takes over from its state file. The actuator rolls the
     // action back: undone exactly, answered on the rollback's id.
@@ -534,7 +533,7 @@ async fn the_gateway_agent_carries_out_undoes_and_only_describes_shadow_actions(
         (out[0].action_id.as_str(), out[0].status, out[0].detail.as_str()),
         ("a1-rollback", ActionStatus::Succeeded, "undone: app/b2 ready")
     );
-    assert_eq!(state().await, ServerState::Ready);
+    assert_eq!(r.b2().await, ServerState::Ready);
     let _ = std::fs::remove_dir_all(&r.h.dir);
 }
 
@@ -580,10 +579,7 @@ async fn a_restarted_actuator_judges_and_restores_what_its_predecessor_drained()
     let (mut a, acfg) = actuator(&r).await;
     let mut em = Emitter::default();
     a.process(incident(), &mut em).await.expect("process");
-    assert_eq!(
-        r.h.rt.servers("app").await.expect("servers")[1].state,
-        ServerState::Drain
-    );
+    assert_eq!(r.b2().await, ServerState::Drain);
     // The actuator stops before judging its action; a new one starts on the same store, and
     // judges it: the error rate recovered, so it is verified.
     drop(a);
@@ -596,18 +592,12 @@ async fn a_restarted_actuator_judges_and_restores_what_its_predecessor_drained()
     for k in 0..3 {
         b.on_tick(300_000 + k, &mut em).await.expect("tick");
     }
-    assert_eq!(
-        r.h.rt.servers("app").await.expect("servers")[1].state,
-        ServerState::Drain
-    );
+    assert_eq!(r.b2().await, ServerState::Drain);
     r.failing.store(false, Ordering::SeqCst);
     for k in 0..3 {
         b.on_tick(400_000 + k, &mut em).await.expect("tick");
     }
-    assert_eq!(
-        r.h.rt.servers("app").await.expect("servers")[1].state,
-        ServerState::Ready
-    );
+    assert_eq!(r.b2().await, ServerState::Ready);
     let pool = store::connect(&acfg.database_url).await.expect("store");
     let restored = common::text(&pool, "SELECT detail FROM incident_events WHERE kind = 'restored'").await;
     assert_eq!(

@@ -226,36 +226,37 @@ enum Fault {
     Slow,
 }
 
-impl Fault {
-    fn switch(self) -> &'static str {
-        match self {
-            Fault::Errors => "/fault/errors",
-            Fault::Slow => "/fault/slow",
-        }
-    }
-    fn kind(self) -> &'static str {
-        match self {
-            Fault::Errors => "error_burst",
-            Fault::Slow => "latency_degradation",
-        }
-    }
-    fn strategy(self) -> &'static str {
-        match self {
-            Fault::Errors => "circuit_breaker_activation",
-            Fault::Slow => "gradual_traffic_shift",
-        }
-    }
-    fn indicator(self) -> &'static str {
-        match self {
-            Fault::Errors => "ErrorRate",
-            Fault::Slow => "LatencyP99",
-        }
-    }
+/// What a fault is switched on with, and what Homeostat is expected to make of it.
+struct Expected {
+    /// The backend's switch for it.
+    switch: &'static str,
+    /// The incident kind.
+    kind: &'static str,
+    /// The remedy chosen.
+    strategy: &'static str,
+    /// The indicator its verification names.
+    indicator: &'static str,
     /// The remedy's result detail starts with this.
-    fn result(self) -> &'static str {
+    result: &'static str,
+}
+
+impl Fault {
+    fn expected(self) -> Expected {
         match self {
-            Fault::Errors => "drained app/b2",
-            Fault::Slow => "weight of app/b2 10 → 5, then 2, 0 every 2 s",
+            Fault::Errors => Expected {
+                switch: "/fault/errors",
+                kind: "error_burst",
+                strategy: "circuit_breaker_activation",
+                indicator: "ErrorRate",
+                result: "drained app/b2",
+            },
+            Fault::Slow => Expected {
+                switch: "/fault/slow",
+                kind: "latency_degradation",
+                strategy: "gradual_traffic_shift",
+                indicator: "LatencyP99",
+                result: "weight of app/b2 10 → 5, then 2, 0 every 2 s",
+            },
         }
     }
     /// Is b2 out of the traffic (drained, or its weight shifted down to 0)?
@@ -284,6 +285,7 @@ enum Executor {
 }
 
 async fn scenario(executor: Executor, fault: Fault) {
+    let expected = fault.expected();
     let run = format!("gw{}x{}", std::process::id(), now_ms() % 1_000_000);
     let prefix = format!("{run}.");
     let dir = std::env::temp_dir().join(format!("homeostat-{run}"));
@@ -425,7 +427,7 @@ async fn scenario(executor: Executor, fault: Fault) {
 
     // b2 starts failing.
     let b2 = format!("127.0.0.1:{}", ports[1]);
-    assert_eq!(http_get(&b2, fault.switch()).expect("fault switch").0, 200);
+    assert_eq!(http_get(&b2, expected.switch).expect("fault switch").0, 200);
     let fault_at = now_ms();
 
     let (incident, kind, opened_at): (String, String, i64) = wait_for(90, "an incident for shop", &stages, || async {
@@ -445,7 +447,7 @@ async fn scenario(executor: Executor, fault: Fault) {
         "incident {kind} opened {:.1} s after b2 began failing",
         (opened_at - fault_at) as f64 / 1000.0
     );
-    assert_eq!(kind, fault.kind());
+    assert_eq!(kind, expected.kind);
 
     // The actuator takes b2 out of the traffic through the runtime API (at once, or step by step).
     wait_for(60, "b2 out of the traffic", &stages, || async {
@@ -510,7 +512,7 @@ async fn scenario(executor: Executor, fault: Fault) {
     assert!(
         verified
             .2
-            .starts_with(&format!("{} helped: {}", fault.strategy(), fault.indicator())),
+            .starts_with(&format!("{} helped: {}", expected.strategy, expected.indicator)),
         "{verified:?}"
     );
 
@@ -571,7 +573,7 @@ async fn scenario(executor: Executor, fault: Fault) {
     assert!(pos("restored") < pos("resolved"));
     let result = &events[pos("action_result")].2;
     assert!(
-        result.starts_with(&format!("succeeded by {executor_name}: {}", fault.result())),
+        result.starts_with(&format!("succeeded by {executor_name}: {}", expected.result)),
         "{result}"
     );
     let action: (String, String) = sqlx::query("SELECT strategy, mode FROM actions WHERE incident_id = $1")
@@ -585,7 +587,7 @@ async fn scenario(executor: Executor, fault: Fault) {
             )
         })
         .expect("action");
-    assert_eq!(action, (fault.strategy().into(), "execute".into()));
+    assert_eq!(action, (expected.strategy.into(), "execute".into()));
     eprintln!("{} telemetry records sent", sent.load(Ordering::Relaxed));
     // The operator's view of the same timeline, and of what the learner saw.
     for args in [vec!["incidents", "--show", incident.as_str()], vec!["strategies"]] {
@@ -600,7 +602,7 @@ async fn scenario(executor: Executor, fault: Fault) {
         let expected = if args[0] == "incidents" {
             "restored"
         } else {
-            fault.strategy()
+            expected.strategy
         };
         assert!(text.contains(expected), "{text}");
     }
