@@ -25,28 +25,16 @@ pub struct Tail {
 }
 
 impl Tail {
-    /// Probability that a value at least `x` occurs. Below `u` the tail is continued
-    /// exponentially, so the probability is continuous and grows toward 1 as `x` falls.
+    /// Probability that a value at least `x` occurs: 10^−[`Tail::surprise`], in [10⁻³⁰⁰, 1].
     pub fn prob(&self, x: f64) -> f64 {
-        if !x.is_finite() {
-            return if x > 0.0 { 1e-300 } else { 1.0 };
-        }
-        let y = x - self.u;
-        let sigma = self.sigma.max(1e-12);
-        if y <= 0.0 {
-            return (self.rate.max(self.rate_at_u) * (-y / sigma).exp()).min(1.0);
-        }
-        let p = if self.gamma.abs() < 1e-6 {
-            (-y / sigma).exp()
-        } else {
-            let base = 1.0 + self.gamma * y / sigma;
-            if base <= 0.0 { 0.0 } else { base.powf(-1.0 / self.gamma) }
-        };
-        (self.rate * p).max(1e-300)
+        10f64.powf(-self.surprise(x))
     }
 
-    /// `−log10` of [`Tail::prob`], computed in the log domain (two logarithms at most instead of
-    /// an exponential or a power and then a logarithm): the surprise the fused scores are made of.
+    /// `−log10` of the probability that a value at least `x` occurs, in [0, 300]: the surprise
+    /// the fused scores are made of. Above `u` the fitted GPD (rate · (1 + γy/σ)^(−1/γ), or
+    /// rate · e^(−y/σ) for γ ≈ 0); at and below `u` the share at or above `u`, continued
+    /// exponentially so that it grows toward 1 as `x` falls. Computed in the log domain: two
+    /// logarithms at most.
     pub fn surprise(&self, x: f64) -> f64 {
         const MAX: f64 = 300.0; // prob's floor, 1e-300
         if !x.is_finite() {
