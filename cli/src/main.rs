@@ -508,18 +508,12 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(peer) = per_file {
                 let profile = profile.as_deref().unwrap_or("standard");
                 let peer = if peer.is_empty() {
+                    let i = nab::PROFILES.iter().position(|p| p.name == profile).unwrap_or(0);
                     let best = report
                         .detectors
                         .iter()
                         .filter(|d| d.name != "homeostat")
-                        .max_by(|a, b| {
-                            let key = |d: &nab::eval::DetectorRow| match profile {
-                                "reward_low_FP_rate" => d.reward_low_fp_rate,
-                                "reward_low_FN_rate" => d.reward_low_fn_rate,
-                                _ => d.standard,
-                            };
-                            key(a).total_cmp(&key(b))
-                        });
+                        .max_by(|a, b| a.score(i).total_cmp(&b.score(i)));
                     best.map(|d| d.name.clone())
                         .ok_or_else(|| anyhow::anyhow!("{}: no peer to compare with", data.display()))?
                 } else {

@@ -27,6 +27,13 @@ pub struct DetectorRow {
     pub threshold: Option<BTreeMap<String, f64>>,
 }
 
+impl DetectorRow {
+    /// The score for profile number `i` of [`PROFILES`].
+    pub fn score(&self, i: usize) -> f64 {
+        [self.standard, self.reward_low_fp_rate, self.reward_low_fn_rate][i]
+    }
+}
+
 /// The table.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -114,9 +121,8 @@ pub fn table(r: &Report, profile: Option<&str>) -> String {
         None => vec![0, 1, 2],
     };
     let mut rows: Vec<&DetectorRow> = r.detectors.iter().collect();
-    let key = |d: &DetectorRow, i: usize| [d.standard, d.reward_low_fp_rate, d.reward_low_fn_rate][i];
     if let Some(&c) = cols.first() {
-        rows.sort_by(|a, b| key(b, c).total_cmp(&key(a, c)));
+        rows.sort_by(|a, b| b.score(c).total_cmp(&a.score(c)));
     }
     s.push_str(&format!("{:<20}", "detector"));
     for &c in &cols {
@@ -126,7 +132,7 @@ pub fn table(r: &Report, profile: Option<&str>) -> String {
     for d in rows {
         s.push_str(&format!("{:<20}", d.name));
         for &c in &cols {
-            s.push_str(&format!(" {:>19.2}", key(d, c)));
+            s.push_str(&format!(" {:>19.2}", d.score(c)));
         }
         s.push('\n');
     }
