@@ -20,6 +20,7 @@ pub mod checkpoint;
 pub mod fixtures;
 pub mod iforest;
 pub mod learned;
+pub mod sequence;
 pub mod spot;
 mod state;
 pub mod univariate;

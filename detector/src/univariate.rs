@@ -11,6 +11,10 @@
 //!   the series better) over the past days, once two days were seen;
 //! - `seasonal_shift`: the mean of the last few seasonal residuals (a flattened or shifted day).
 //!
+//! Two more are available, off by default because on NAB they lowered the score: `forest`, an
+//! isolation forest over the last few values, and `sequence`, the error of a GRU's forecast of
+//! the value from the last few ([`Forecaster`]).
+//!
 //! Each signal's own history calibrates it through a peaks-over-threshold tail ([`Spot`]): its
 //! surprise is `−log10` of its tail probability. The fused surprise is the largest, less
 //! `log10` of the number of signals (so more signals do not mean more false alarms), and maps to
@@ -22,6 +26,7 @@
 use std::collections::VecDeque;
 
 use crate::iforest::IsolationForest;
+use crate::sequence::Forecaster;
 use crate::spot::Spot;
 
 /// Parameters of the univariate path.
@@ -66,6 +71,16 @@ pub struct UnivariateConfig {
     pub seasonal_tolerance_s: i64,
     /// Consecutive unlearned rows after which the tails learn them after all (a new regime).
     pub regime_rows: usize,
+    /// Values of context the sequence model (a GRU, see [`Forecaster`]) forecasts from.
+    pub seq_context: usize,
+    /// The GRU's state width.
+    pub seq_hidden: usize,
+    /// Recent (context, next value) pairs judged normal that the GRU trains on.
+    pub seq_history: usize,
+    /// Rows between trainings of the GRU (each continues from the last).
+    pub seq_every: usize,
+    /// Passes over the pairs per training.
+    pub seq_epochs: usize,
 }
 
 impl Default for UnivariateConfig {
@@ -91,15 +106,28 @@ impl Default for UnivariateConfig {
             forest_history: 2000,
             forest_every: 250,
             forest_trees: 50,
+            seq_context: 16,
+            seq_hidden: 16,
+            seq_history: 2000,
+            seq_every: 1000,
+            seq_epochs: 4,
         }
     }
 }
 
 /// Names of the signals, in the order of [`Step::surprise`].
-pub const SIGNALS: [&str; N] = ["level", "shift", "change", "seasonal", "seasonal_shift", "forest"];
+pub const SIGNALS: [&str; N] = [
+    "level",
+    "shift",
+    "change",
+    "seasonal",
+    "seasonal_shift",
+    "forest",
+    "sequence",
+];
 
 /// Number of signals.
-pub const N: usize = 6;
+pub const N: usize = 7;
 
 /// The outcome of one value.
 #[derive(Debug, Clone, Default)]
@@ -142,6 +170,10 @@ fn robust(values: &VecDeque<f64>, floor: f64) -> Robust {
 }
 
 fn push(q: &mut VecDeque<f64>, x: f64, cap: usize) {
+    push_capped(q, x, cap);
+}
+
+fn push_capped<T>(q: &mut VecDeque<T>, x: T, cap: usize) {
     q.push_back(x);
     while q.len() > cap {
         q.pop_front();
@@ -206,7 +238,7 @@ impl Season {
 }
 
 /// The univariate detector for one series.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Univariate {
     cfg: UnivariateConfig,
     values: VecDeque<f64>,
@@ -222,6 +254,9 @@ pub struct Univariate {
     unlearned: Vec<[f64; N]>,
     embeddings: VecDeque<Vec<f32>>,
     forest: Option<IsolationForest>,
+    /// (context, next value) pairs, scaled by the baseline of their time, laid end to end.
+    seq_pairs: VecDeque<Vec<f32>>,
+    forecaster: Option<Forecaster>,
     rows: usize,
 }
 
@@ -246,6 +281,8 @@ impl Univariate {
             unlearned: Vec::new(),
             embeddings: VecDeque::new(),
             forest: None,
+            seq_pairs: VecDeque::new(),
+            forecaster: None,
             rows: 0,
         }
     }
@@ -275,6 +312,31 @@ impl Univariate {
                 self.spots[i].learn(*x);
             }
         }
+    }
+
+    /// Train the GRU on the recent normal pairs: first once 500 are there, then every
+    /// `seq_every` rows, each training continuing from the last. A training Candle cannot do
+    /// leaves the current model in place.
+    fn train_sequence(&mut self) {
+        let ctx = self.cfg.seq_context.max(1);
+        let due = match &self.forecaster {
+            None => self.seq_pairs.len() >= self.cfg.seq_history.clamp(1, 500),
+            Some(_) => self.rows.is_multiple_of(self.cfg.seq_every.max(1)),
+        };
+        if !due || self.seq_pairs.is_empty() {
+            return;
+        }
+        if self.forecaster.is_none() {
+            self.forecaster = Forecaster::new(ctx, self.cfg.seq_hidden.max(1), 5e-3, 1).ok();
+        }
+        let Some(f) = &mut self.forecaster else { return };
+        let mut contexts = Vec::with_capacity(self.seq_pairs.len() * ctx);
+        let mut targets = Vec::with_capacity(self.seq_pairs.len());
+        for p in &self.seq_pairs {
+            contexts.extend_from_slice(&p[..ctx]);
+            targets.push(p[ctx]);
+        }
+        let _ = f.train(&contexts, &targets, self.cfg.seq_epochs, 64);
     }
 
     /// Score the value `v` at unix time `t` (seconds), then learn it.
@@ -337,6 +399,21 @@ impl Univariate {
             }
             embedding = Some(e);
         }
+        // The sequence model: how far is the value from the GRU's forecast from the last values?
+        let mut seq_pair = None;
+        let seq_on = self.cfg.signals & (1 << 6) != 0;
+        let ctx = self.cfg.seq_context.max(1);
+        if seq_on && warm && self.values.len() >= ctx {
+            let (m, sc) = (self.level.median, self.level.scale);
+            let z = |x: f64| (((x - m) / sc).clamp(-50.0, 50.0)) as f32;
+            let mut pair: Vec<f32> = self.values.range(self.values.len() - ctx..).map(|x| z(*x)).collect();
+            let target = z(v);
+            if let Some(f) = &self.forecaster {
+                signals[6] = f64::from((target - f.forecast(&pair)).abs());
+            }
+            pair.push(target);
+            seq_pair = Some(pair);
+        }
         let mut active = 0;
         let mut best: f64 = 0.0;
         for (i, x) in signals.iter().enumerate() {
@@ -358,6 +435,9 @@ impl Univariate {
             // A short anomaly is over: its values stay unlearned (DSPOT).
             self.unlearned.clear();
             self.learn_signals(&signals);
+            if let Some(p) = seq_pair {
+                push_capped(&mut self.seq_pairs, p, self.cfg.seq_history.max(1));
+            }
         } else {
             self.unlearned.push(signals);
             if self.unlearned.len() >= self.cfg.regime_rows.max(1) {
@@ -380,6 +460,7 @@ impl Univariate {
                     IsolationForest::fit(&flat, self.cfg.embed, self.cfg.forest_trees, 256, self.rows as u64 + 1);
             }
         }
+        self.train_sequence();
         let h = self.cfg.history;
         if let Some((_, prev)) = self.last {
             push(&mut self.diffs, v - prev, h);
@@ -509,6 +590,27 @@ mod tests {
         assert!(flat > normal + 2.0, "flat {flat}, normal days {normal}");
         // The level alone cannot see it: 50 is the series' median.
         assert!(out[day * 8 + 100].surprise[0] < 1.0);
+    }
+
+    #[test]
+    fn the_sequence_signal_sees_a_broken_rhythm_within_the_usual_range() {
+        // A rhythm of 20 rows; at row 2500 it runs backwards for 10 rows, never leaving its range.
+        let mut s = 3;
+        let wave = |i: usize| (i as f64 / 20.0 * std::f64::consts::TAU).sin();
+        let mut v: Vec<f64> = (0..3000).map(|i| 10.0 + wave(i) + 0.05 * noise(&mut s)).collect();
+        for (i, x) in v.iter_mut().enumerate().take(2510).skip(2500) {
+            *x = 10.0 + wave(2 * 2500 - i);
+        }
+        let mut d = Univariate::new(UnivariateConfig {
+            signals: 1 << 6 | 1,
+            ..UnivariateConfig::default()
+        });
+        let out: Vec<Step> = v.iter().enumerate().map(|(i, x)| d.step(i as i64 * 60, *x)).collect();
+        let normal = out[1500..2500].iter().map(|x| x.surprise[6]).fold(0.0, f64::max);
+        let broken = out[2500..2510].iter().map(|x| x.surprise[6]).fold(0.0, f64::max);
+        assert!(broken > normal + 2.0, "broken rhythm {broken}, normal {normal}");
+        let level = out[2500..2510].iter().map(|x| x.surprise[0]).fold(0.0, f64::max);
+        assert!(level < broken, "the level alone sees it less: {level}");
     }
 
     #[test]
