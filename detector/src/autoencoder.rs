@@ -21,6 +21,51 @@ pub fn pin_one_thread() {
 /// Errors from Candle.
 pub type Result<T> = std::result::Result<T, candle_core::Error>;
 
+/// The network's variables, by name.
+pub(crate) fn vars(
+    varmap: &VarMap,
+) -> Result<std::sync::MutexGuard<'_, std::collections::HashMap<String, candle_core::Var>>> {
+    varmap
+        .data()
+        .lock()
+        .map_err(|_| candle_core::Error::Msg("poisoned".into()))
+}
+
+/// Draw every variable uniformly in ±`bound(name, dims)` from `seed`, in name order (Candle
+/// cannot seed its CPU generator, and a detector should be reproducible).
+pub(crate) fn init_weights(
+    varmap: &VarMap,
+    seed: u64,
+    device: &Device,
+    bound: impl Fn(&str, &[usize]) -> f64,
+) -> Result<()> {
+    let vars = vars(varmap)?;
+    let mut names: Vec<&String> = vars.keys().collect();
+    names.sort();
+    let mut rng = crate::iforest::Rng::new(seed);
+    for name in names {
+        let var = &vars[name];
+        let dims = var.dims().to_vec();
+        let b = bound(name, &dims);
+        let n: usize = dims.iter().product();
+        let values: Vec<f32> = (0..n).map(|_| ((rng.unit() * 2.0 - 1.0) * b) as f32).collect();
+        var.set(&Tensor::from_vec(values, dims, device)?)?;
+    }
+    Ok(())
+}
+
+/// AdamW over every variable, with a small weight decay.
+pub(crate) fn adamw(varmap: &VarMap, lr: f64) -> Result<AdamW> {
+    AdamW::new(
+        varmap.all_vars(),
+        ParamsAdamW {
+            lr,
+            weight_decay: 1e-4,
+            ..ParamsAdamW::default()
+        },
+    )
+}
+
 /// The network: dim → hidden → code → hidden → dim, tanh between layers.
 pub struct Autoencoder {
     /// Input width.
@@ -51,36 +96,15 @@ impl Autoencoder {
             linear(code, hidden, vb.pp("dec1"))?,
             linear(hidden, dim, vb.pp("dec2"))?,
         ];
-        {
-            let vars = varmap
-                .data()
-                .lock()
-                .map_err(|_| candle_core::Error::Msg("poisoned".into()))?;
-            let mut names: Vec<&String> = vars.keys().collect();
-            names.sort();
-            let mut rng = crate::iforest::Rng::new(seed);
-            for name in names {
-                let var = &vars[name];
-                let dims = var.dims().to_vec();
-                let fan_in = *dims.last().unwrap_or(&1) as f64;
-                let bound = if name.ends_with("weight") {
-                    1.0 / fan_in.sqrt()
-                } else {
-                    0.1 / fan_in.sqrt()
-                };
-                let n: usize = dims.iter().product();
-                let values: Vec<f32> = (0..n).map(|_| ((rng.unit() * 2.0 - 1.0) * bound) as f32).collect();
-                var.set(&Tensor::from_vec(values, dims, &device)?)?;
+        init_weights(&varmap, seed, &device, |name, dims| {
+            let fan_in = *dims.last().unwrap_or(&1) as f64;
+            if name.ends_with("weight") {
+                1.0 / fan_in.sqrt()
+            } else {
+                0.1 / fan_in.sqrt()
             }
-        }
-        let opt = AdamW::new(
-            varmap.all_vars(),
-            ParamsAdamW {
-                lr,
-                weight_decay: 1e-4,
-                ..ParamsAdamW::default()
-            },
-        )?;
+        })?;
+        let opt = adamw(&varmap, lr)?;
         Ok(Self {
             dim,
             hidden,
@@ -161,16 +185,8 @@ impl Autoencoder {
     /// Copy of this network's weights into a new one (a candidate trained beside the current).
     pub fn try_clone(&self, lr: f64) -> Result<Self> {
         let mut n = Self::new(self.dim, self.hidden, self.code, lr, 0)?;
-        let src = self
-            .varmap
-            .data()
-            .lock()
-            .map_err(|_| candle_core::Error::Msg("poisoned".into()))?;
-        let dst = n
-            .varmap
-            .data()
-            .lock()
-            .map_err(|_| candle_core::Error::Msg("poisoned".into()))?;
+        let src = vars(&self.varmap)?;
+        let dst = vars(&n.varmap)?;
         for (name, var) in dst.iter() {
             if let Some(s) = src.get(name) {
                 var.set(&s.as_tensor().copy()?)?;

@@ -10,9 +10,9 @@
 
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::rnn::{GRU, GRUConfig, RNN, gru};
-use candle_nn::{AdamW, Linear, Optimizer, ParamsAdamW, VarBuilder, VarMap, linear};
+use candle_nn::{AdamW, Linear, Optimizer, VarBuilder, VarMap, linear};
 
-use crate::autoencoder::{Result, pin_one_thread};
+use crate::autoencoder::{Result, adamw, init_weights, pin_one_thread, vars};
 
 /// A GRU forecaster: `context` values in, the next value out.
 pub struct Forecaster {
@@ -66,31 +66,9 @@ impl Forecaster {
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
         let gru = gru(1, hidden, GRUConfig::default(), vb.pp("gru"))?;
         let head = linear(hidden, 1, vb.pp("head"))?;
-        {
-            let vars = varmap
-                .data()
-                .lock()
-                .map_err(|_| candle_core::Error::Msg("poisoned".into()))?;
-            let mut names: Vec<&String> = vars.keys().collect();
-            names.sort();
-            let mut rng = crate::iforest::Rng::new(seed);
-            let bound = 1.0 / (hidden as f64).sqrt();
-            for name in names {
-                let var = &vars[name];
-                let dims = var.dims().to_vec();
-                let n: usize = dims.iter().product();
-                let values: Vec<f32> = (0..n).map(|_| ((rng.unit() * 2.0 - 1.0) * bound) as f32).collect();
-                var.set(&Tensor::from_vec(values, dims, &device)?)?;
-            }
-        }
-        let opt = AdamW::new(
-            varmap.all_vars(),
-            ParamsAdamW {
-                lr,
-                weight_decay: 1e-4,
-                ..ParamsAdamW::default()
-            },
-        )?;
+        let bound = 1.0 / (hidden as f64).sqrt();
+        init_weights(&varmap, seed, &device, |_, _| bound)?;
+        let opt = adamw(&varmap, lr)?;
         let mut f = Self {
             context: context.max(1),
             hidden,
@@ -159,11 +137,7 @@ impl Forecaster {
     }
 
     fn copy_out(&mut self) -> Result<()> {
-        let vars = self
-            .varmap
-            .data()
-            .lock()
-            .map_err(|_| candle_core::Error::Msg("poisoned".into()))?;
+        let vars = vars(&self.varmap)?;
         let get = |name: &str| -> Result<Vec<f32>> {
             vars.get(name)
                 .ok_or_else(|| candle_core::Error::Msg(format!("no variable {name}")))?
