@@ -71,6 +71,9 @@ pub struct UnivariateConfig {
     pub seasonal_tolerance_s: i64,
     /// Consecutive unlearned rows after which the tails learn them after all (a new regime).
     pub regime_rows: usize,
+    /// Departures of a signal whose tail never saw it vary, after which that tail learns them
+    /// (0: never; see `Univariate::learn_degenerate_departures`).
+    pub degenerate_learn_after: usize,
     /// Values of context the sequence model (a GRU, see [`Forecaster`]) forecasts from.
     pub seq_context: usize,
     /// The GRU's state width.
@@ -99,6 +102,7 @@ impl Default for UnivariateConfig {
             // The forest signal is off: on the development corpus it lowered the standard score.
             signals: 0b01_1111,
             regime_rows: 20,
+            degenerate_learn_after: 5,
             seasonal_tolerance_s: 0,
             seasonal_gain: 1.0,
             seasonal_min_residuals: 50,
@@ -257,6 +261,7 @@ pub struct Univariate {
     /// (context, next value) pairs, scaled by the baseline of their time, laid end to end.
     seq_pairs: VecDeque<Vec<f32>>,
     forecaster: Option<Forecaster>,
+    departures: [usize; N],
     rows: usize,
 }
 
@@ -283,6 +288,7 @@ impl Univariate {
             forest: None,
             seq_pairs: VecDeque::new(),
             forecaster: None,
+            departures: [0; N],
             rows: 0,
         }
     }
@@ -310,6 +316,28 @@ impl Univariate {
         for (i, x) in signals.iter().enumerate() {
             if !x.is_nan() {
                 self.spots[i].learn(*x);
+            }
+        }
+    }
+
+    /// A signal whose tail has never seen it vary — at least half its history at the tail's
+    /// threshold, as for a metric that sat at one value while the tail was fitted — cannot
+    /// calibrate a departure: any departure gets the largest surprise, is judged anomalous, and so
+    /// is never learned, and the tail stays as it was. The first departures are worth their alarm;
+    /// once a signal has departed `degenerate_learn_after` times, its departures are part of the
+    /// series, and its tail learns them (each signal on its own).
+    fn learn_degenerate_departures(&mut self, signals: &[f64; N], surprise: &[f64; N]) {
+        let after = self.cfg.degenerate_learn_after;
+        if after == 0 {
+            return;
+        }
+        for i in 0..N {
+            let degenerate = self.spots[i].tail().is_some_and(|t| t.rate_at_u >= 0.5);
+            if degenerate && !signals[i].is_nan() && surprise[i] >= self.cfg.learn_below {
+                self.departures[i] += 1;
+                if self.departures[i] > after {
+                    self.spots[i].learn(signals[i]);
+                }
             }
         }
     }
@@ -439,6 +467,7 @@ impl Univariate {
                 push_capped(&mut self.seq_pairs, p, self.cfg.seq_history.max(1));
             }
         } else {
+            self.learn_degenerate_departures(&signals, &surprise);
             self.unlearned.push(signals);
             if self.unlearned.len() >= self.cfg.regime_rows.max(1) {
                 // The "anomaly" has lasted: it is the series' new normal, and the tails learn it.
@@ -611,6 +640,41 @@ mod tests {
         assert!(broken > normal + 2.0, "broken rhythm {broken}, normal {normal}");
         let level = out[2500..2510].iter().map(|x| x.surprise[0]).fold(0.0, f64::max);
         assert!(level < broken, "the level alone sees it less: {level}");
+    }
+
+    #[test]
+    fn a_metric_that_sits_at_one_value_alarms_on_its_first_departures_but_learns_recurring_ones() {
+        // A disk that mostly writes nothing, with bursts of three rows at irregular times, except
+        // on its third day. Its tails were fitted on zeros: every burst is "never seen".
+        let day = 288;
+        let mut s = 4;
+        let mut v = vec![0.0; day * 10];
+        let mut i = 20;
+        while i + 3 < v.len() {
+            if !(day * 2 - 10..day * 3).contains(&i) {
+                v[i] = 3.6e7;
+                v[i + 1] = 4e8 * (1.0 + 0.2 * noise(&mut s));
+                v[i + 2] = 3.6e7;
+            }
+            i += 40 + ((noise(&mut s) + 0.5) * 80.0) as usize;
+        }
+        let saturated = |out: &[Step]| out.iter().filter(|x| x.score > 0.99).count();
+        let out = run(&v, 300);
+        assert!(saturated(&out[..day]) > 0, "the first bursts alarm");
+        let late = &out[day * 4..];
+        assert_eq!(saturated(late), 0, "recurring bursts are learned");
+
+        // Without the rule, every burst keeps scoring as never seen.
+        let mut d = Univariate::new(UnivariateConfig {
+            degenerate_learn_after: 0,
+            ..UnivariateConfig::default()
+        });
+        let out: Vec<Step> = v.iter().enumerate().map(|(i, x)| d.step(i as i64 * 300, *x)).collect();
+        assert!(
+            saturated(&out[day * 4..]) > 100,
+            "{} rows saturated",
+            saturated(&out[day * 4..])
+        );
     }
 
     #[test]
