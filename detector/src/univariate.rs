@@ -18,7 +18,8 @@
 //! Each signal's own history calibrates it through a peaks-over-threshold tail ([`Spot`]): its
 //! surprise is `−log10` of its tail probability. The fused surprise is the largest, less
 //! `log10` of the number of signals (so more signals do not mean more false alarms), and maps to
-//! a score in [0, 1]. Values judged anomalous are not learned by the tails.
+//! a score in [0, 1]. Values judged anomalous are not learned by the tails (but see
+//! `Univariate::learn_degenerate_departures`).
 //!
 //! [`holdoff`] then applies the alert hysteresis: after a score reaches the alert level, the
 //! following rows are held below it, so one incident raises one alarm.
@@ -173,11 +174,7 @@ fn robust(values: &VecDeque<f64>, floor: f64) -> Robust {
     }
 }
 
-fn push(q: &mut VecDeque<f64>, x: f64, cap: usize) {
-    push_capped(q, x, cap);
-}
-
-fn push_capped<T>(q: &mut VecDeque<T>, x: T, cap: usize) {
+fn push<T>(q: &mut VecDeque<T>, x: T, cap: usize) {
     q.push_back(x);
     while q.len() > cap {
         q.pop_front();
@@ -464,7 +461,7 @@ impl Univariate {
             self.unlearned.clear();
             self.learn_signals(&signals);
             if let Some(p) = seq_pair {
-                push_capped(&mut self.seq_pairs, p, self.cfg.seq_history.max(1));
+                push(&mut self.seq_pairs, p, self.cfg.seq_history.max(1));
             }
         } else {
             self.learn_degenerate_departures(&signals, &surprise);
