@@ -25,6 +25,13 @@ pub struct Tail {
 }
 
 impl Tail {
+    /// True when at least half the history sat at the threshold `u` (a signal that never varied
+    /// while the tail was fitted): the fit then has no spread to calibrate a departure with, and
+    /// any departure gets the largest surprise.
+    pub fn is_degenerate(&self) -> bool {
+        self.rate_at_u >= 0.5
+    }
+
     /// Probability that a value at least `x` occurs: 10^−[`Tail::surprise`], in [10⁻³⁰⁰, 1].
     pub fn prob(&self, x: f64) -> f64 {
         10f64.powf(-self.surprise(x))

@@ -329,7 +329,7 @@ impl Univariate {
             return;
         }
         for i in 0..N {
-            let degenerate = self.spots[i].tail().is_some_and(|t| t.rate_at_u >= 0.5);
+            let degenerate = self.spots[i].tail().is_some_and(|t| t.is_degenerate());
             if degenerate && !signals[i].is_nan() && surprise[i] >= self.cfg.learn_below {
                 self.departures[i] += 1;
                 if self.departures[i] > after {
@@ -573,7 +573,11 @@ mod tests {
     }
 
     fn run(values: &[f64], step_s: i64) -> Vec<Step> {
-        let mut d = Univariate::new(UnivariateConfig::default());
+        run_with(UnivariateConfig::default(), values, step_s)
+    }
+
+    fn run_with(cfg: UnivariateConfig, values: &[f64], step_s: i64) -> Vec<Step> {
+        let mut d = Univariate::new(cfg);
         values
             .iter()
             .enumerate()
@@ -627,11 +631,11 @@ mod tests {
         for (i, x) in v.iter_mut().enumerate().take(2510).skip(2500) {
             *x = 10.0 + wave(2 * 2500 - i);
         }
-        let mut d = Univariate::new(UnivariateConfig {
+        let cfg = UnivariateConfig {
             signals: 1 << 6 | 1,
             ..UnivariateConfig::default()
-        });
-        let out: Vec<Step> = v.iter().enumerate().map(|(i, x)| d.step(i as i64 * 60, *x)).collect();
+        };
+        let out = run_with(cfg, &v, 60);
         let normal = out[1500..2500].iter().map(|x| x.surprise[6]).fold(0.0, f64::max);
         let broken = out[2500..2510].iter().map(|x| x.surprise[6]).fold(0.0, f64::max);
         assert!(broken > normal + 2.0, "broken rhythm {broken}, normal {normal}");
@@ -662,11 +666,11 @@ mod tests {
         assert_eq!(saturated(late), 0, "recurring bursts are learned");
 
         // Without the rule, every burst keeps scoring as never seen.
-        let mut d = Univariate::new(UnivariateConfig {
+        let cfg = UnivariateConfig {
             degenerate_learn_after: 0,
             ..UnivariateConfig::default()
-        });
-        let out: Vec<Step> = v.iter().enumerate().map(|(i, x)| d.step(i as i64 * 300, *x)).collect();
+        };
+        let out = run_with(cfg, &v, 300);
         assert!(
             saturated(&out[day * 4..]) > 100,
             "{} rows saturated",
