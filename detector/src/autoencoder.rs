@@ -54,6 +54,35 @@ pub(crate) fn init_weights(
     Ok(())
 }
 
+/// Mini-batch training: `epochs` passes (at least one) over `rows` rows, `batch_rows` at a time
+/// in order, one AdamW step on each batch's `loss(start, end)` (rows `start..end`). Returns the
+/// last pass's mean loss and the steps taken.
+pub(crate) fn fit(
+    opt: &mut AdamW,
+    rows: usize,
+    epochs: usize,
+    batch_rows: usize,
+    mut loss: impl FnMut(usize, usize) -> Result<Tensor>,
+) -> Result<(f32, u64)> {
+    if rows == 0 {
+        return Ok((0.0, 0));
+    }
+    let batch_rows = batch_rows.clamp(1, rows);
+    let (mut last, mut steps) = (0.0, 0);
+    for _ in 0..epochs.max(1) {
+        let (mut sum, mut n) = (0.0, 0);
+        for start in (0..rows).step_by(batch_rows) {
+            let l = loss(start, (start + batch_rows).min(rows))?;
+            opt.backward_step(&l)?;
+            sum += l.to_scalar::<f32>()?;
+            n += 1;
+        }
+        steps += n;
+        last = sum / n.max(1) as f32;
+    }
+    Ok((last, steps))
+}
+
 /// AdamW over every variable, with a small weight decay.
 pub(crate) fn adamw(varmap: &VarMap, lr: f64) -> Result<AdamW> {
     AdamW::new(
@@ -64,6 +93,14 @@ pub(crate) fn adamw(varmap: &VarMap, lr: f64) -> Result<AdamW> {
             ..ParamsAdamW::default()
         },
     )
+}
+
+/// The network's layers applied to a batch: tanh between them, none after the last.
+fn reconstruct(layers: &[Linear; 4], x: &Tensor) -> Result<Tensor> {
+    let h = layers[0].forward(x)?.tanh()?;
+    let z = layers[1].forward(&h)?.tanh()?;
+    let h = layers[2].forward(&z)?.tanh()?;
+    layers[3].forward(&h)
 }
 
 /// The network: dim → hidden → code → hidden → dim, tanh between layers.
@@ -119,10 +156,7 @@ impl Autoencoder {
 
     /// Reconstruction of a batch `(rows, dim)`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let h = self.layers[0].forward(x)?.tanh()?;
-        let z = self.layers[1].forward(&h)?.tanh()?;
-        let h = self.layers[2].forward(&z)?.tanh()?;
-        self.layers[3].forward(&h)
+        reconstruct(&self.layers, x)
     }
 
     /// A batch tensor from rows of length `dim`.
@@ -151,24 +185,12 @@ impl Autoencoder {
 
     /// `epochs` passes of mini-batch AdamW over rows of length `dim`; the last epoch's mean loss.
     pub fn train(&mut self, data: &[f32], epochs: usize, batch_rows: usize) -> Result<f32> {
-        let rows = data.len() / self.dim;
-        if rows == 0 {
-            return Ok(0.0);
-        }
-        let batch_rows = batch_rows.clamp(1, rows);
-        let mut last = 0.0;
-        for _ in 0..epochs.max(1) {
-            let (mut sum, mut n) = (0.0, 0);
-            for chunk in data[..rows * self.dim].chunks(batch_rows * self.dim) {
-                let x = self.batch(chunk)?;
-                let loss = candle_nn::loss::mse(&self.forward(&x)?, &x)?;
-                self.opt.backward_step(&loss)?;
-                self.steps += 1;
-                sum += loss.to_scalar::<f32>()?;
-                n += 1;
-            }
-            last = sum / n.max(1) as f32;
-        }
+        let (dim, layers, device) = (self.dim, &self.layers, &self.device);
+        let (last, steps) = fit(&mut self.opt, data.len() / dim, epochs, batch_rows, |a, b| {
+            let x = Tensor::from_slice(&data[a * dim..b * dim], (b - a, dim), device)?;
+            candle_nn::loss::mse(&reconstruct(layers, &x)?, &x)
+        })?;
+        self.steps += steps;
         Ok(last)
     }
 

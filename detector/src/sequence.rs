@@ -10,9 +10,9 @@
 
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::rnn::{GRU, GRUConfig, RNN, gru};
-use candle_nn::{AdamW, Linear, Optimizer, VarBuilder, VarMap, linear};
+use candle_nn::{AdamW, Linear, VarBuilder, VarMap, linear};
 
-use crate::autoencoder::{Result, adamw, init_weights, pin_one_thread, vars};
+use crate::autoencoder::{Result, adamw, fit, init_weights, pin_one_thread, vars};
 
 /// A GRU forecaster: `context` values in, the next value out.
 pub struct Forecaster {
@@ -53,6 +53,15 @@ struct Plain {
     head_b: f32,
 }
 
+/// Forecasts of a batch of contexts `(rows, context, 1)`, in Candle: `(rows, 1)`.
+fn forecast(gru: &GRU, head: &Linear, x: &Tensor) -> Result<Tensor> {
+    let states = gru.seq(x)?;
+    let last = states
+        .last()
+        .ok_or_else(|| candle_core::Error::Msg("empty context".into()))?;
+    head.forward(last.h())
+}
+
 fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
@@ -84,55 +93,30 @@ impl Forecaster {
         Ok(f)
     }
 
-    /// Forecasts of a batch of contexts `(rows, context, 1)`, in Candle: `(rows, 1)`.
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let states = self.gru.seq(x)?;
-        let last = states
-            .last()
-            .ok_or_else(|| candle_core::Error::Msg("empty context".into()))?;
-        self.head.forward(last.h())
-    }
-
-    fn batch(&self, contexts: &[f32]) -> Result<Tensor> {
-        Tensor::from_slice(contexts, (contexts.len() / self.context, self.context, 1), &self.device)
-    }
-
     /// Forecasts of contexts laid end to end (`context` values each), computed in Candle.
     pub fn forecast_batch(&self, contexts: &[f32]) -> Result<Vec<f32>> {
-        if contexts.len() < self.context {
+        let n = contexts.len() / self.context;
+        if n == 0 {
             return Ok(Vec::new());
         }
-        let n = contexts.len() / self.context;
-        let x = self.batch(&contexts[..n * self.context])?;
-        self.forward(&x)?.flatten_all()?.to_vec1::<f32>()
+        let x = Tensor::from_slice(&contexts[..n * self.context], (n, self.context, 1), &self.device)?;
+        forecast(&self.gru, &self.head, &x)?.flatten_all()?.to_vec1::<f32>()
     }
 
     /// `epochs` passes of mini-batch AdamW over `(context, target)` pairs: contexts laid end to
     /// end, one target each. Returns the last epoch's mean squared error.
     pub fn train(&mut self, contexts: &[f32], targets: &[f32], epochs: usize, batch_rows: usize) -> Result<f32> {
         let rows = (contexts.len() / self.context).min(targets.len());
-        if rows == 0 {
-            return Ok(0.0);
+        let (c, gru, head, device) = (self.context, &self.gru, &self.head, &self.device);
+        let (last, steps) = fit(&mut self.opt, rows, epochs, batch_rows, |a, b| {
+            let x = Tensor::from_slice(&contexts[a * c..b * c], (b - a, c, 1), device)?;
+            let y = Tensor::from_slice(&targets[a..b], (b - a, 1), device)?;
+            candle_nn::loss::mse(&forecast(gru, head, &x)?, &y)
+        })?;
+        self.steps += steps;
+        if rows > 0 {
+            self.copy_out()?;
         }
-        let batch_rows = batch_rows.clamp(1, rows);
-        let mut last = 0.0;
-        for _ in 0..epochs.max(1) {
-            let (mut sum, mut n) = (0.0, 0);
-            let mut start = 0;
-            while start < rows {
-                let end = (start + batch_rows).min(rows);
-                let x = self.batch(&contexts[start * self.context..end * self.context])?;
-                let y = Tensor::from_slice(&targets[start..end], (end - start, 1), &self.device)?;
-                let loss = candle_nn::loss::mse(&self.forward(&x)?, &y)?;
-                self.opt.backward_step(&loss)?;
-                self.steps += 1;
-                sum += loss.to_scalar::<f32>()?;
-                n += 1;
-                start = end;
-            }
-            last = sum / n.max(1) as f32;
-        }
-        self.copy_out()?;
         Ok(last)
     }
 
