@@ -1,6 +1,7 @@
 //! Scoring throughput of the learned models, in vectors per second on one core: the fused score
 //! (autoencoder forward pass + isolation forest + tail calibration) beside Candle's forward pass
-//! alone, measured in the same run.
+//! alone, measured in the same run. The fused score runs the autoencoder's weights through the
+//! compiled kernels (`autoencoder::compiled`), so the compiled forward pass alone is measured too.
 //!
 //! `cargo bench -p homeostat-detector --bench scoring`; the ratio and vectors/s are printed at
 //! the end.
@@ -8,6 +9,7 @@
 use std::time::Instant;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use homeostat_detector::autoencoder::Autoencoder;
 use homeostat_detector::iforest::Rng;
 use homeostat_detector::learned::{DIM, Learned, LearnedConfig};
 
@@ -46,6 +48,13 @@ fn bench(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("candle_forward", batch), &batch, |b, _| {
             b.iter(|| ae.forward(&x).expect("forward"))
         });
+        for kernel in Autoencoder::kernels() {
+            g.bench_with_input(
+                BenchmarkId::new(format!("compiled_forward_{kernel}"), batch),
+                &batch,
+                |b, _| b.iter(|| ae.row_errors_named(kernel, &data)),
+            );
+        }
         g.bench_with_input(BenchmarkId::new("forest", batch), &batch, |b, _| {
             let mut out = Vec::with_capacity(batch);
             b.iter(|| forest.score_batch(&data, &mut out))
@@ -84,13 +93,21 @@ fn bench(c: &mut Criterion) {
             let _ = ae.forward(x).expect("forward");
         }
     });
+    let compiled = rate(&|| {
+        for c in data.chunks(homeostat_detector::learned::CHUNK * DIM) {
+            let _ = ae.row_errors(c);
+        }
+    });
     let fused = rate(&|| {
         let _ = m.fused_batch(&data).expect("fused");
     });
     println!(
-        "\n1024 rows in chunks of 256, one thread: Candle forward alone {forward:.0} vectors/s; fused {fused:.0} vectors/s; ratio {:.2} (forest kernel: {})",
+        "\n1024 rows in chunks of 256, one thread:\n  Candle forward alone     {forward:>9.0} vectors/s\n  compiled forward alone   {compiled:>9.0} vectors/s ({} kernel; {:.2}x Candle)\n  fused                    {fused:>9.0} vectors/s (forest kernel {})\n  fused / Candle forward   {:.2}\n  fused / compiled forward {:.2}",
+        Autoencoder::kernel(),
+        compiled / forward,
+        forest.kernel(),
         fused / forward,
-        forest.kernel()
+        fused / compiled,
     );
 }
 
