@@ -4,8 +4,9 @@
 //!
 //! Candle runs on the CPU, one thread (the detector scores in batches; more threads only add
 //! contention with the other stages on the same machine). Candle trains the network; scoring
-//! runs the same weights compiled into plain Rust kernels ([`compiled`]), which agree with
-//! Candle's forward pass to within 10⁻⁵ and run four to five times faster (see the benchmark).
+//! runs the same weights compiled into AVX-512 or AVX2 kernels ([`compiled`]), which agree with
+//! Candle's forward pass to within 10⁻⁵ and run four to five times faster (see the benchmark);
+//! Candle scores where the processor has neither.
 
 mod compiled;
 
@@ -188,21 +189,24 @@ impl Autoencoder {
         Ok(())
     }
 
-    /// The scoring kernels this processor can run, fastest first (for benchmarks).
+    /// The ways this processor can score, fastest first: the compiled kernels it has
+    /// ("avx512", "avx2" with FMA), then "candle" (for benchmarks and tests).
     pub fn kernels() -> Vec<&'static str> {
-        compiled::Kernel::available_all()
+        let mut k: Vec<_> = compiled::Kernel::available_all()
             .into_iter()
             .map(compiled::Kernel::name)
-            .collect()
+            .collect();
+        k.push("candle");
+        k
     }
 
-    /// The scoring kernel [`Autoencoder::errors`] and [`Autoencoder::row_errors`] use here:
-    /// "avx512", "avx2" (with FMA) or "portable".
+    /// How [`Autoencoder::errors`] and [`Autoencoder::row_errors`] score here: the fastest of
+    /// [`Autoencoder::kernels`] ("candle" on a processor with neither AVX-512 nor AVX2).
     pub fn kernel() -> &'static str {
-        compiled::Kernel::best().name()
+        Self::kernels()[0]
     }
 
-    /// Reconstruction of a batch `(rows, dim)`.
+    /// Reconstruction of a batch `(rows, dim)`, by Candle.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         reconstruct(&self.layers, x)
     }
@@ -212,39 +216,47 @@ impl Autoencoder {
         Tensor::from_slice(data, (data.len() / self.dim, self.dim), &self.device)
     }
 
-    /// Per-element squared reconstruction errors of rows of length `dim` (same layout), from the
-    /// compiled kernels.
-    pub fn errors(&self, data: &[f32]) -> Vec<f32> {
-        let mut out = Vec::new();
-        self.compiled.errors(compiled::Kernel::best(), data, true, &mut out);
-        out
+    /// Per-element squared reconstruction errors of rows of length `dim` (same layout).
+    pub fn errors(&self, data: &[f32]) -> Result<Vec<f32>> {
+        self.errors_by(Self::kernel(), data, true)
     }
 
-    /// Mean squared reconstruction error of each row, from the compiled kernels.
-    pub fn row_errors(&self, data: &[f32]) -> Vec<f32> {
-        self.row_errors_named(Self::kernel(), data)
+    /// Mean squared reconstruction error of each row.
+    pub fn row_errors(&self, data: &[f32]) -> Result<Vec<f32>> {
+        self.errors_by(Self::kernel(), data, false)
     }
 
-    /// [`Autoencoder::row_errors`] with the kernel named (one of [`Autoencoder::kernels`]; any
-    /// other name runs the fastest), for benchmarks.
-    pub fn row_errors_named(&self, kernel: &str, data: &[f32]) -> Vec<f32> {
-        let k = compiled::Kernel::available_all()
+    /// [`Autoencoder::row_errors`] the way named (one of [`Autoencoder::kernels`]; any other
+    /// name scores with Candle).
+    pub fn row_errors_named(&self, kernel: &str, data: &[f32]) -> Result<Vec<f32>> {
+        self.errors_by(kernel, data, false)
+    }
+
+    fn errors_by(&self, kernel: &str, data: &[f32], per_element: bool) -> Result<Vec<f32>> {
+        let Some(k) = compiled::Kernel::available_all()
             .into_iter()
             .find(|k| k.name() == kernel)
-            .unwrap_or_else(compiled::Kernel::best);
+        else {
+            return self.candle_errors(data, per_element);
+        };
         let mut out = Vec::new();
-        self.compiled.errors(k, data, false, &mut out);
-        out
+        self.compiled.errors(k, data, per_element, &mut out);
+        Ok(out)
     }
 
-    /// Mean squared reconstruction error of each row, computed by Candle (the reference the
-    /// compiled kernels are checked against).
-    pub fn candle_row_errors(&self, data: &[f32]) -> Result<Vec<f32>> {
+    /// Squared reconstruction errors computed by Candle, per element or as each row's mean
+    /// (the reference the compiled kernels are checked against).
+    fn candle_errors(&self, data: &[f32], per_element: bool) -> Result<Vec<f32>> {
         if data.is_empty() {
             return Ok(Vec::new());
         }
         let x = self.batch(data)?;
-        (self.forward(&x)? - &x)?.sqr()?.mean(1)?.to_vec1::<f32>()
+        let sq = (self.forward(&x)? - &x)?.sqr()?;
+        if per_element {
+            sq.flatten_all()?.to_vec1::<f32>()
+        } else {
+            sq.mean(1)?.to_vec1::<f32>()
+        }
     }
 
     /// `epochs` passes of mini-batch AdamW over rows of length `dim`; the last epoch's mean loss.
@@ -315,10 +327,10 @@ mod tests {
         let after = ae.train(&data, 30, 64)?;
         assert!(after < before * 0.5, "loss {before} → {after}");
         let test = normal_rows(50, dim, 2);
-        let normal = ae.row_errors(&test);
+        let normal = ae.row_errors(&test)?;
         let mut broken = test[..dim].to_vec();
         broken[5] += 1.5;
-        let e = ae.errors(&broken);
+        let e = ae.errors(&broken)?;
         let worst = e.iter().enumerate().fold(0, |b, (i, x)| if *x > e[b] { i } else { b });
         assert_eq!(worst, 5, "errors {e:?}");
         let broken_err = e.iter().sum::<f32>() / dim as f32;
@@ -338,27 +350,27 @@ mod tests {
         for (i, v) in rows.iter_mut().enumerate().skip(200 * dim) {
             *v *= 1.0 + (i % 7) as f32 * 20.0;
         }
-        let reference = ae.candle_row_errors(&rows)?;
-        assert!(!Autoencoder::kernels().is_empty());
+        let reference = ae.candle_errors(&rows, false)?;
+        assert_eq!(Autoencoder::kernels().last(), Some(&"candle"));
         for kernel in Autoencoder::kernels() {
-            let got = ae.row_errors_named(kernel, &rows);
+            let got = ae.row_errors_named(kernel, &rows)?;
             assert_eq!(got.len(), reference.len());
             for (g, r) in got.iter().zip(&reference) {
                 assert!((g - r).abs() <= 1e-5 * r.abs().max(1.0), "{kernel}: {g} vs Candle {r}");
             }
         }
         // Per element, the same errors again; and they follow training and loading.
-        let per = ae.errors(&rows);
+        let per = ae.errors(&rows)?;
         for (row, r) in per.chunks_exact(dim).zip(&reference) {
             let m = row.iter().sum::<f32>() / dim as f32;
             assert!((m - r).abs() <= 1e-5 * r.abs().max(1.0));
         }
-        let before = ae.row_errors(&rows[..dim]);
+        let before = ae.row_errors(&rows[..dim])?;
         ae.train(&normal_rows(512, dim, 7), 3, 64)?;
-        assert_ne!(ae.row_errors(&rows[..dim]), before, "training recompiles the kernels");
-        let r = ae.candle_row_errors(&rows[..dim])?[0];
-        assert!((ae.row_errors(&rows[..dim])[0] - r).abs() <= 1e-5 * r.abs().max(1.0));
-        assert!(ae.row_errors(&[]).is_empty());
+        assert_ne!(ae.row_errors(&rows[..dim])?, before, "training recompiles the kernels");
+        let r = ae.candle_errors(&rows[..dim], false)?[0];
+        assert!((ae.row_errors(&rows[..dim])?[0] - r).abs() <= 1e-5 * r.abs().max(1.0));
+        assert!(ae.row_errors(&[])?.is_empty());
         Ok(())
     }
 
@@ -372,11 +384,11 @@ mod tests {
         a.save(&path)?;
         let mut b = Autoencoder::new(6, 8, 3, 1e-2, 2)?;
         let x = normal_rows(5, 6, 4);
-        assert_ne!(a.errors(&x), b.errors(&x));
+        assert_ne!(a.errors(&x)?, b.errors(&x)?);
         b.load(&path)?;
-        assert_eq!(a.errors(&x), b.errors(&x));
+        assert_eq!(a.errors(&x)?, b.errors(&x)?);
         let c = a.try_clone(1e-2)?;
-        assert_eq!(a.errors(&x), c.errors(&x));
+        assert_eq!(a.errors(&x)?, c.errors(&x)?);
         std::fs::remove_dir_all(&dir)?;
         Ok(())
     }

@@ -276,7 +276,7 @@ impl Learned {
         let mut all_errors = Vec::with_capacity(rows.len());
         let mut iso = Vec::new();
         for chunk in rows.chunks(CHUNK * DIM) {
-            let errors = ae.errors(chunk);
+            let errors = ae.errors(chunk).ok()?;
             forest.score_batch(chunk, &mut iso);
             out.extend(
                 errors
@@ -299,7 +299,7 @@ impl Learned {
         // Chunks of 256 rows keep the activations and the rows in cache (measured: larger
         // batches are slower per vector, for the forward pass too).
         for chunk in rows.chunks(CHUNK * DIM) {
-            let errors = ae.row_errors(chunk);
+            let errors = ae.row_errors(chunk).ok()?;
             forest.score_batch(chunk, &mut iso);
             out.extend(errors.iter().zip(&iso).map(|(e, s)| {
                 self.fuse([
@@ -411,7 +411,10 @@ impl Learned {
                 (Some(m), Some(_), Some(_)) if m.version == self.version && m.generation == st.norm.generation => {
                     Some(m.outputs)
                 }
-                (_, Some(ae), Some(forest)) => ae.row_errors(&row).first().map(|e| [*e as f64, forest.score(&row)]),
+                (_, Some(ae), Some(forest)) => ae
+                    .row_errors(&row)
+                    .ok()
+                    .and_then(|e| e.first().map(|e| [*e as f64, forest.score(&row)])),
                 _ => None,
             };
             if let Some([err, iso]) = outputs {
@@ -471,13 +474,13 @@ impl Learned {
             return false;
         };
         let mean = |v: &[f32]| v.iter().map(|x| *x as f64).sum::<f64>() / v.len().max(1) as f64;
-        let cand_mse = mean(&cand.row_errors(&holdout));
+        let cand_mse = cand.row_errors(&holdout).map(|e| mean(&e)).unwrap_or(f64::INFINITY);
         let mut iso = Vec::new();
         forest.score_batch(&holdout, &mut iso);
         let cand_iso = iso.iter().sum::<f64>() / iso.len().max(1) as f64;
         let (cur_mse, cur_iso) = match (&self.ae, &self.forest) {
             (Some(ae), Some(f)) => {
-                let m = mean(&ae.row_errors(&holdout));
+                let m = ae.row_errors(&holdout).map(|e| mean(&e)).unwrap_or(f64::INFINITY);
                 f.score_batch(&holdout, &mut iso);
                 (m, iso.iter().sum::<f64>() / iso.len().max(1) as f64)
             }
