@@ -7,7 +7,7 @@
 //! models_dir/
 //!   CURRENT                      → "ckpt-000042"
 //!   ckpt-000042/
-//!     manifest.json              version, training span, metrics, shapes, services
+//!     manifest.json              version, training span, metrics, shapes, services, alert states
 //!     autoencoder.safetensors    the Candle autoencoder's weights
 //!     forest.safetensors         the isolation forest's node arrays
 //!     state.safetensors          per-service medians history, tails, baselines; training buffer
@@ -24,6 +24,7 @@ use crate::autoencoder::Autoencoder;
 use crate::baseline::RobustBaseline;
 use crate::iforest::IsolationForest;
 use crate::learned::{DIM, Learned, ModelMetrics, Normalizer, ServiceState};
+use crate::state::AlertState;
 
 /// The manifest of one checkpoint.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -54,6 +55,9 @@ pub struct Manifest {
     pub baseline_windows: Vec<usize>,
     /// Normal windows learned since the last training run.
     pub since_train: usize,
+    /// Each service's alert state when written (absent from checkpoints before it was kept).
+    #[serde(default)]
+    pub alerts: std::collections::BTreeMap<String, AlertState>,
 }
 
 /// Errors while checkpointing.
@@ -97,6 +101,7 @@ pub fn save(
     sequence: u64,
     learned: &Learned,
     baseline: &RobustBaseline,
+    alerts: &HashMap<String, AlertState>,
 ) -> Result<PathBuf, CheckpointError> {
     io(dir, std::fs::create_dir_all(dir))?;
     let name = format!("ckpt-{sequence:06}");
@@ -180,6 +185,7 @@ pub fn save(
         services,
         baseline_windows,
         since_train: learned.since_train,
+        alerts: alerts.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
     };
     let mpath = tmp.join("manifest.json");
     io(&mpath, std::fs::write(&mpath, serde_json::to_vec_pretty(&manifest)?))?;

@@ -159,6 +159,7 @@ impl Detector {
             .enabled
             .then(|| learned::Learned::new(cfg.learned.clone(), cfg.history_windows));
         let mut sequence = 0;
+        let mut states = HashMap::new();
         if !cfg.models_dir.is_empty()
             && let Some(l) = learned.as_mut()
         {
@@ -166,12 +167,14 @@ impl Detector {
             match checkpoint::restore(dir, l, &mut baseline) {
                 Ok(Some(m)) => {
                     sequence = m.sequence;
+                    states.extend(m.alerts.clone());
                     tracing::info!(
                         dir = %dir.display(),
                         version = m.version,
                         services = m.services.len(),
                         trained_on = m.trained_on,
-                        "restored models and thresholds from the last checkpoint"
+                        firing = m.alerts.values().filter(|a| a.firing).count(),
+                        "restored models, thresholds and alert states from the last checkpoint"
                     );
                 }
                 Ok(None) => tracing::info!(dir = %dir.display(), "no checkpoint yet; models start empty"),
@@ -187,7 +190,7 @@ impl Detector {
         Ok(Self {
             baseline,
             learned,
-            states: HashMap::new(),
+            states,
             fired: cx
                 .metrics
                 .counter("alerts_total", "state=\"firing\"", "Alert state changes."),
@@ -224,6 +227,7 @@ impl Detector {
             self.sequence,
             l,
             &self.baseline,
+            &self.states,
         )?;
         self.saved_version = l.version;
         self.last_checkpoint = std::time::Instant::now();

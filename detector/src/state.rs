@@ -6,8 +6,9 @@ use homeostat_schemas::{AlertState as Wire, Timestamp};
 
 use crate::DetectorConfig;
 
-/// Alert state of one service.
-#[derive(Debug, Default)]
+/// Alert state of one service (kept in checkpoints, so that an alert firing when the detector
+/// stops still resolves after it restarts).
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AlertState {
     /// True while the alert fires.
     pub firing: bool,

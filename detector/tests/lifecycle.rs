@@ -120,6 +120,43 @@ fn a_fault_alert_carries_its_explanation() {
     assert!(first.value > first.baseline, "{first:?}");
 }
 
+/// Alert changes in `outs`, as (service, state).
+fn alerts(outs: &[DetectorOut]) -> Vec<(String, AlertState)> {
+    outs.iter()
+        .filter_map(|o| match o {
+            DetectorOut::Alert(a) => Some((a.service_id.clone(), a.state)),
+            DetectorOut::Score(_) => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_alert_firing_across_a_restart_still_resolves() {
+    let dir = tempdir("alerts");
+    let cx = StageContext::new("detector");
+    let mut first = Detector::new(cfg(&dir), &cx).expect("build");
+    feed(&mut first, 0, 400);
+    let mut em = Emitter::default();
+    for t in 400..404 {
+        first.handle_batch(&[window("b", 4.0, t, 1, 1.0)], &mut em);
+    }
+    assert!(alerts(&em.drain()).contains(&("b".to_owned(), AlertState::Firing)));
+    first.checkpoint().expect("checkpoint");
+    let manifest = std::fs::read_to_string(
+        dir.join(std::fs::read_to_string(dir.join("CURRENT")).expect("CURRENT").trim())
+            .join("manifest.json"),
+    )
+    .expect("manifest");
+    assert!(manifest.contains("\"alerts\""), "{manifest}");
+
+    // The detector stops while "b" is firing; "b" recovers; the restarted detector resolves the
+    // alert (a detector that forgot it would never say so) and does not fire it again.
+    let mut second = Detector::new(cfg(&dir), &cx).expect("restart");
+    let changes = alerts(&feed(&mut second, 404, 440));
+    assert_eq!(changes, vec![("b".to_owned(), AlertState::Resolved)]);
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
 #[test]
 fn a_broken_checkpoint_is_a_clear_error() {
     let dir = tempdir("broken");
