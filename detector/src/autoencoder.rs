@@ -36,6 +36,15 @@ pub(crate) fn vars(
         .map_err(|_| candle_core::Error::Msg("poisoned".into()))
 }
 
+/// The values of the variable `name`, flattened (weights copied out of Candle).
+pub(crate) fn values(vars: &std::collections::HashMap<String, candle_core::Var>, name: &str) -> Result<Vec<f32>> {
+    vars.get(name)
+        .ok_or_else(|| candle_core::Error::Msg(format!("no variable {name}")))?
+        .as_tensor()
+        .flatten_all()?
+        .to_vec1::<f32>()
+}
+
 /// Draw every variable uniformly in ±`bound(name, dims)` from `seed`, in name order (Candle
 /// cannot seed its CPU generator, and a detector should be reproducible).
 pub(crate) fn init_weights(
@@ -167,13 +176,7 @@ impl Autoencoder {
     /// Copy the weights out of Candle into the scoring kernels.
     fn compile(&mut self) -> Result<()> {
         let vars = vars(&self.varmap)?;
-        let get = |name: &str| -> Result<Vec<f32>> {
-            vars.get(name)
-                .ok_or_else(|| candle_core::Error::Msg(format!("no variable {name}")))?
-                .as_tensor()
-                .flatten_all()?
-                .to_vec1::<f32>()
-        };
+        let get = |name: &str| values(&vars, name);
         let (d, h, c) = (self.dim, self.hidden, self.code);
         let mut layers = Vec::with_capacity(4);
         for (name, inputs, outputs) in [("enc1", d, h), ("enc2", h, c), ("dec1", c, h), ("dec2", h, d)] {

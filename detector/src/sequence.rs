@@ -12,7 +12,7 @@ use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::rnn::{GRU, GRUConfig, RNN, gru};
 use candle_nn::{AdamW, Linear, VarBuilder, VarMap, linear};
 
-use crate::autoencoder::{Result, adamw, fit, init_weights, pin_one_thread, vars};
+use crate::autoencoder::{Result, adamw, fit, init_weights, pin_one_thread, values, vars};
 
 /// A GRU forecaster: `context` values in, the next value out.
 pub struct Forecaster {
@@ -122,13 +122,7 @@ impl Forecaster {
 
     fn copy_out(&mut self) -> Result<()> {
         let vars = vars(&self.varmap)?;
-        let get = |name: &str| -> Result<Vec<f32>> {
-            vars.get(name)
-                .ok_or_else(|| candle_core::Error::Msg(format!("no variable {name}")))?
-                .as_tensor()
-                .flatten_all()?
-                .to_vec1::<f32>()
-        };
+        let get = |name: &str| values(&vars, name);
         self.plain = Plain {
             w_ih: get("gru.weight_ih_l0")?,
             w_hh: get("gru.weight_hh_l0")?,

@@ -41,6 +41,12 @@ fn scores(outs: &[DetectorOut]) -> Vec<(String, f64, bool)> {
         .collect()
 }
 
+/// The manifest of the checkpoint `dir/CURRENT` names.
+fn current_manifest(dir: &std::path::Path) -> String {
+    let current = std::fs::read_to_string(dir.join("CURRENT")).expect("CURRENT");
+    std::fs::read_to_string(dir.join(current.trim()).join("manifest.json")).expect("manifest")
+}
+
 fn tempdir(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("homeostat-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -56,11 +62,7 @@ fn a_restart_restores_models_and_thresholds() {
     let version = first.learned().expect("learned").version;
     assert!(version >= 1, "models were trained and promoted");
     first.checkpoint().expect("checkpoint");
-    let manifest = std::fs::read_to_string(
-        dir.join(std::fs::read_to_string(dir.join("CURRENT")).expect("CURRENT").trim())
-            .join("manifest.json"),
-    )
-    .expect("manifest");
+    let manifest = current_manifest(&dir);
     for key in [
         "\"version\"",
         "\"training_span_ms\"",
@@ -142,11 +144,7 @@ fn an_alert_firing_across_a_restart_still_resolves() {
     }
     assert!(alerts(&em.drain()).contains(&("b".to_owned(), AlertState::Firing)));
     first.checkpoint().expect("checkpoint");
-    let manifest = std::fs::read_to_string(
-        dir.join(std::fs::read_to_string(dir.join("CURRENT")).expect("CURRENT").trim())
-            .join("manifest.json"),
-    )
-    .expect("manifest");
+    let manifest = current_manifest(&dir);
     assert!(manifest.contains("\"alerts\""), "{manifest}");
 
     // The detector stops while "b" is firing; "b" recovers; the restarted detector resolves the
