@@ -330,7 +330,7 @@ async fn memory_leak_end_to_end_over_kafka_postgres_and_influxdb() {
     e.push(("HOMEOSTAT__HTTP__LISTEN".into(), format!("127.0.0.1:{}", free_port())));
     let mut again = Proc::start("detector-restart", bin("homeostat-detector"), &[], &e, &dir);
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !again.log_tail(50).contains("restored models and thresholds") {
+    while !again.log_tail(50).contains("restored models") {
         assert!(
             Instant::now() < deadline,
             "the restarted detector did not restore its checkpoint; log:\n{}",
