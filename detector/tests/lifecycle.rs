@@ -81,6 +81,20 @@ fn a_restart_restores_models_and_thresholds() {
     assert_eq!(a.len(), 60);
     assert!(b.iter().all(|s| !s.2), "no warm-up after a restore");
     assert_eq!(a, b, "restored detector scores exactly as the original");
+    // And it goes on learning as the original would: each training round trains a copy of the
+    // current network with a fresh optimizer, so nothing the checkpoint leaves out is missed.
+    let a = scores(&feed(&mut first, 420, 700));
+    let b = scores(&feed(&mut second, 420, 700));
+    let (va, vb) = (
+        first.learned().expect("learned").version,
+        second.learned().expect("learned").version,
+    );
+    assert!(
+        va > version,
+        "a training round ran after the restart ({version} → {va})"
+    );
+    assert_eq!(va, vb);
+    assert_eq!(a, b, "restored detector trains and scores exactly as the original");
 
     // Without the checkpoint, a fresh detector warms up again.
     let mut fresh = Detector::new(cfg(&tempdir("fresh")), &cx).expect("fresh");
