@@ -206,7 +206,7 @@ impl Autoencoder {
     /// How [`Autoencoder::errors`] and [`Autoencoder::row_errors`] score here: the fastest of
     /// [`Autoencoder::kernels`] ("candle" on a processor with neither AVX-512 nor AVX2).
     pub fn kernel() -> &'static str {
-        Self::kernels()[0]
+        compiled::Kernel::best().map_or("candle", compiled::Kernel::name)
     }
 
     /// Reconstruction of a batch `(rows, dim)`, by Candle.
@@ -221,25 +221,26 @@ impl Autoencoder {
 
     /// Per-element squared reconstruction errors of rows of length `dim` (same layout).
     pub fn errors(&self, data: &[f32]) -> Result<Vec<f32>> {
-        self.errors_by(Self::kernel(), data, true)
+        self.errors_with(compiled::Kernel::best(), data, true)
     }
 
     /// Mean squared reconstruction error of each row.
     pub fn row_errors(&self, data: &[f32]) -> Result<Vec<f32>> {
-        self.errors_by(Self::kernel(), data, false)
+        self.errors_with(compiled::Kernel::best(), data, false)
     }
 
     /// [`Autoencoder::row_errors`] the way named (one of [`Autoencoder::kernels`]; any other
     /// name scores with Candle).
     pub fn row_errors_named(&self, kernel: &str, data: &[f32]) -> Result<Vec<f32>> {
-        self.errors_by(kernel, data, false)
+        let k = compiled::Kernel::available_all()
+            .into_iter()
+            .find(|k| k.name() == kernel);
+        self.errors_with(k, data, false)
     }
 
-    fn errors_by(&self, kernel: &str, data: &[f32], per_element: bool) -> Result<Vec<f32>> {
-        let Some(k) = compiled::Kernel::available_all()
-            .into_iter()
-            .find(|k| k.name() == kernel)
-        else {
+    /// With the compiled `kernel`, or with Candle when there is none.
+    fn errors_with(&self, kernel: Option<compiled::Kernel>, data: &[f32], per_element: bool) -> Result<Vec<f32>> {
+        let Some(k) = kernel else {
             return self.candle_errors(data, per_element);
         };
         let mut out = Vec::new();

@@ -219,6 +219,12 @@ impl Kernel {
     pub(super) fn available_all() -> Vec<Kernel> {
         Self::ALL.into_iter().filter(|k| k.available()).collect()
     }
+
+    /// The fastest one this processor can run, if any (detected once).
+    pub(super) fn best() -> Option<Kernel> {
+        static BEST: std::sync::OnceLock<Option<Kernel>> = std::sync::OnceLock::new();
+        *BEST.get_or_init(|| Self::ALL.into_iter().find(|k| k.available()))
+    }
 }
 
 impl Compiled {
