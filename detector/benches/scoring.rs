@@ -49,7 +49,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| ae.forward(&x).expect("forward"))
         });
         // The compiled kernels this processor can run (Candle is `candle_forward` above).
-        for kernel in Autoencoder::kernels().into_iter().filter(|k| *k != "candle") {
+        for kernel in Autoencoder::kernels() {
             g.bench_with_input(
                 BenchmarkId::new(format!("compiled_forward_{kernel}"), batch),
                 &batch,

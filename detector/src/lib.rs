@@ -167,13 +167,14 @@ impl Detector {
             match checkpoint::restore(dir, l, &mut baseline) {
                 Ok(Some(m)) => {
                     sequence = m.sequence;
-                    states.extend(m.alerts.clone());
+                    let firing = m.alerts.values().filter(|a| a.firing).count();
+                    states.extend(m.alerts);
                     tracing::info!(
                         dir = %dir.display(),
                         version = m.version,
                         services = m.services.len(),
                         trained_on = m.trained_on,
-                        firing = m.alerts.values().filter(|a| a.firing).count(),
+                        firing,
                         "restored models, thresholds and alert states from the last checkpoint"
                     );
                 }

@@ -148,8 +148,8 @@ impl Dense {
 }
 
 /// [`Kernel`]s as numbers, for const generics.
-const AVX512: u8 = 0;
-const AVX2: u8 = 1;
+const AVX512: u8 = Kernel::Avx512 as u8;
+const AVX2: u8 = Kernel::Avx2 as u8;
 
 /// e^y for |y| ≤ 18, to about one part in 10⁷: y = n·ln 2 + r with |r| ≤ ln 2 / 2, e^r by its
 /// Taylor series to r⁷, 2ⁿ built in the exponent bits. No branches, no calls: it vectorizes.
@@ -186,6 +186,7 @@ pub(super) struct Compiled {
 
 /// A way of running the compiled network, fastest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub(super) enum Kernel {
     Avx512,
     Avx2,
@@ -223,7 +224,7 @@ impl Kernel {
     /// The fastest one this processor can run, if any (detected once).
     pub(super) fn best() -> Option<Kernel> {
         static BEST: std::sync::OnceLock<Option<Kernel>> = std::sync::OnceLock::new();
-        *BEST.get_or_init(|| Self::ALL.into_iter().find(|k| k.available()))
+        *BEST.get_or_init(|| Self::available_all().first().copied())
     }
 }
 
