@@ -47,6 +47,13 @@ fn current_manifest(dir: &std::path::Path) -> String {
     std::fs::read_to_string(dir.join(current.trim()).join("manifest.json")).expect("manifest")
 }
 
+/// A detector on `dir` that has seen 400 windows of each service (its models trained).
+fn trained(dir: &std::path::Path, cx: &StageContext) -> Detector {
+    let mut d = Detector::new(cfg(dir), cx).expect("build");
+    feed(&mut d, 0, 400);
+    d
+}
+
 fn tempdir(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("homeostat-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -57,8 +64,7 @@ fn tempdir(name: &str) -> std::path::PathBuf {
 fn a_restart_restores_models_and_thresholds() {
     let dir = tempdir("restore");
     let cx = StageContext::new("detector");
-    let mut first = Detector::new(cfg(&dir), &cx).expect("build");
-    feed(&mut first, 0, 400);
+    let mut first = trained(&dir, &cx);
     let version = first.learned().expect("learned").version;
     assert!(version >= 1, "models were trained and promoted");
     first.checkpoint().expect("checkpoint");
@@ -105,8 +111,7 @@ fn a_restart_restores_models_and_thresholds() {
 #[test]
 fn a_fault_alert_carries_its_explanation() {
     let cx = StageContext::new("detector");
-    let mut d = Detector::new(cfg(&tempdir("explain")), &cx).expect("build");
-    feed(&mut d, 0, 400);
+    let mut d = trained(&tempdir("explain"), &cx);
     let mut em = Emitter::default();
     for t in 400..404 {
         d.handle_batch(&[window("b", 4.0, t, 1, 1.0)], &mut em);
@@ -150,8 +155,7 @@ fn alerts(outs: &[DetectorOut]) -> Vec<(String, AlertState)> {
 fn an_alert_firing_across_a_restart_still_resolves() {
     let dir = tempdir("alerts");
     let cx = StageContext::new("detector");
-    let mut first = Detector::new(cfg(&dir), &cx).expect("build");
-    feed(&mut first, 0, 400);
+    let mut first = trained(&dir, &cx);
     let mut em = Emitter::default();
     for t in 400..404 {
         first.handle_batch(&[window("b", 4.0, t, 1, 1.0)], &mut em);
