@@ -70,6 +70,14 @@ pub struct UnivariateConfig {
     pub seasonal_min_residuals: usize,
     /// How far (seconds) a recurring event may drift from one period to the next and still be expected.
     pub seasonal_tolerance_s: i64,
+    /// A value seen at about this time of day on at least `recurring_days` past days (0: never)
+    /// is not anomalous for the level, shift and change signals: only the seasonal signals judge
+    /// it (a daily job's spike, say). "About this time": within `recurring_window_s` seconds.
+    pub recurring_days: usize,
+    /// See `recurring_days`.
+    pub recurring_window_s: i64,
+    /// "Seen": a past value within this fraction of the value's departure from the baseline.
+    pub recurring_within: f64,
     /// Consecutive unlearned rows after which the tails learn them after all (a new regime).
     pub regime_rows: usize,
     /// Departures of a signal whose tail never saw it vary, after which that tail learns them
@@ -103,6 +111,9 @@ impl Default for UnivariateConfig {
             // The forest signal is off: on the development corpus it lowered the standard score.
             signals: 0b01_1111,
             regime_rows: 20,
+            recurring_days: 2,
+            recurring_window_s: 1800,
+            recurring_within: 0.1,
             degenerate_learn_after: 5,
             seasonal_tolerance_s: 0,
             seasonal_gain: 1.0,
@@ -187,7 +198,8 @@ struct Season {
     period_s: i64,
     step_s: i64,
     depth: usize,
-    slots: Vec<VecDeque<f64>>,
+    /// Each slot's past (time, value) pairs, oldest first.
+    slots: Vec<VecDeque<(i64, f64)>>,
     residuals: VecDeque<f64>,
     fit: Robust,
 }
@@ -220,7 +232,7 @@ impl Season {
         let mut best: Option<f64> = None;
         for d in 0..=2 * tol.min(n / 2) {
             let j = (k + n + d - tol.min(n / 2)) % n;
-            for &x in &self.slots[j] {
+            for &(_, x) in &self.slots[j] {
                 if best.is_none_or(|b| (x - v).abs() < (b - v).abs()) {
                     best = Some(x);
                 }
@@ -228,13 +240,31 @@ impl Season {
         }
         best
     }
+    /// On how many past periods (not the current one) a value within `within` of `v` was seen
+    /// within `tol` slots of this time.
+    fn recurrences(&self, t: i64, v: f64, tol: usize, within: f64) -> usize {
+        let n = self.slots.len();
+        let k = self.slot(t);
+        let mut periods: Vec<i64> = Vec::new();
+        for d in 0..=2 * tol.min(n / 2) {
+            let j = (k + n + d - tol.min(n / 2)) % n;
+            for &(tx, x) in &self.slots[j] {
+                // Periods ago, rounded: values from the current period (0) do not count.
+                let ago = (t - tx + self.period_s / 2).div_euclid(self.period_s);
+                if ago >= 1 && (x - v).abs() <= within && !periods.contains(&ago) {
+                    periods.push(ago);
+                }
+            }
+        }
+        periods.len()
+    }
     fn learn(&mut self, t: i64, v: f64, history: usize, tol: usize) {
         let depth = self.depth;
         if let Some(e) = self.expect(t, v, tol) {
             push(&mut self.residuals, v - e, history);
         }
         let k = self.slot(t);
-        push(&mut self.slots[k], v, depth);
+        push(&mut self.slots[k], (t, v), depth);
     }
 }
 
@@ -303,6 +333,18 @@ impl Univariate {
             .filter(|s| s.residuals.len() >= self.cfg.seasonal_min_residuals)
             .filter(|s| s.fit.scale < self.cfg.seasonal_gain * self.level.scale)
             .min_by(|a, b| a.fit.scale.total_cmp(&b.fit.scale))
+    }
+
+    /// Whether `v` is a value seen at about this time on `recurring_days` past days of the
+    /// season that explains the series (see [`UnivariateConfig::recurring_days`]).
+    fn recurs(&self, t: i64, v: f64) -> bool {
+        let days = self.cfg.recurring_days;
+        let Some(s) = self.best_season().filter(|_| days > 0) else {
+            return false;
+        };
+        let tol = (self.cfg.recurring_window_s.max(0) / s.step_s.max(1)) as usize;
+        let within = self.cfg.recurring_within * (v - self.level.median).abs();
+        s.recurrences(t, v, tol, within) >= days
     }
 
     fn tol(&self, s: &Season) -> usize {
@@ -448,6 +490,12 @@ impl Univariate {
             active += 1;
             surprise[i] = self.spots[i].surprise(*x);
             best = best.max(surprise[i]);
+        }
+        if self.recurs(t, v) {
+            for x in &mut surprise[..3] {
+                *x = 0.0;
+            }
+            best = surprise.iter().copied().fold(0.0, f64::max);
         }
         let fused = if active == 0 {
             0.0
