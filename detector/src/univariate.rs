@@ -19,7 +19,8 @@
 //! surprise is `−log10` of its tail probability. The fused surprise is the largest, less
 //! `log10` of the number of signals (so more signals do not mean more false alarms), and maps to
 //! a score in [0, 1]. Values judged anomalous are not learned by the tails (but see
-//! `Univariate::learn_degenerate_departures`).
+//! `Univariate::learn_degenerate_departures`). A value that recurs at about this time of day on
+//! past days is left to the seasonal signals (see [`UnivariateConfig::recurring_days`]).
 //!
 //! [`holdoff`] then applies the alert hysteresis: after a score reaches the alert level, the
 //! following rows are held below it, so one incident raises one alarm.
@@ -724,6 +725,45 @@ mod tests {
             "{} rows saturated",
             saturated(&out[day * 4..])
         );
+    }
+
+    #[test]
+    fn a_spike_that_recurs_at_about_the_same_time_each_day_is_expected_but_one_at_a_new_time_is_not() {
+        // Five-minute samples around 10; a daily job lifts one row to 25 at about 03:00, up to
+        // 20 minutes early or late. On day 8 the same spike also comes at 15:00, a time it never came.
+        let day = 288;
+        let mut s = 5;
+        let mut v: Vec<f64> = (0..day * 9).map(|_| 10.0 + noise(&mut s)).collect();
+        let drift = [0i64, 4, -3, 2, -4, 1, 3, -2, 0];
+        let job = |d: usize| (d as i64 * day as i64 + 36 + drift[d]) as usize;
+        for d in 0..9 {
+            v[job(d)] = 25.0 + noise(&mut s);
+        }
+        let new_time = day * 8 + 180;
+        v[new_time] = 25.0;
+        let point = |x: &Step| x.surprise[..3].iter().copied().fold(0.0, f64::max);
+
+        let out = run(&v, 300);
+        // Once it has been seen on two past days, level, shift and change leave it to the
+        // seasonal signals (which compare it with the same five minutes of past days, so a spike
+        // that drifts still surprises them).
+        for d in 4..9 {
+            assert_eq!(point(&out[job(d)]), 0.0, "day {d}: {:?}", out[job(d)].surprise);
+        }
+        // The same value at a new time of day is still an anomaly.
+        assert!(point(&out[new_time]) > 4.0, "{:?}", out[new_time].surprise);
+        assert!(out[new_time].score > 0.5, "score {}", out[new_time].score);
+
+        // Without the rule, the level sees the daily job as anomalous every day: it alarmed
+        // when first seen, so it was never learned.
+        let cfg = UnivariateConfig {
+            recurring_days: 0,
+            ..UnivariateConfig::default()
+        };
+        let out = run_with(cfg, &v, 300);
+        for d in 4..9 {
+            assert!(point(&out[job(d)]) > 3.0, "day {d}: {:?}", out[job(d)].surprise);
+        }
     }
 
     #[test]
