@@ -4,7 +4,7 @@
 //!
 //! Candle runs on the CPU, one thread (the detector scores in batches; more threads only add
 //! contention with the other stages on the same machine). Candle trains the network; scoring
-//! runs the same weights compiled into AVX-512 or AVX2 kernels ([`compiled`]), which agree with
+//! runs the same weights compiled into AVX-512 or AVX2 kernels (`compiled`), which agree with
 //! Candle's forward pass to within 10⁻⁵ and run four to five times faster (see the benchmark);
 //! Candle scores where the processor has neither.
 

@@ -225,7 +225,7 @@ impl IsolationForest {
         (2.0f64).powf(-mean_path / c(self.sample as f64))
     }
 
-    /// Anomaly score 2^(−E[h]/c(ψ)) in (0, 1]: about 0.5 for ordinary points, near 1 for isolated ones.
+    /// Anomaly score 2^(−E\[h\]/c(ψ)) in (0, 1]: about 0.5 for ordinary points, near 1 for isolated ones.
     pub fn score(&self, x: &[f32]) -> f64 {
         self.to_score(self.path_length(x))
     }
