@@ -31,6 +31,9 @@ use crate::iforest::IsolationForest;
 use crate::sequence::Forecaster;
 use crate::spot::Spot;
 
+mod baselines;
+use baselines::{Robust, Season, push, robust};
+
 /// Parameters of the univariate path.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -157,116 +160,6 @@ pub struct Step {
     pub baseline: f64,
     /// True while no signal is calibrated yet.
     pub warming_up: bool,
-}
-
-#[derive(Debug, Clone, Default)]
-struct Robust {
-    median: f64,
-    scale: f64,
-}
-
-fn robust(values: &VecDeque<f64>, floor: f64) -> Robust {
-    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return Robust {
-            median: 0.0,
-            scale: floor.max(1e-12),
-        };
-    }
-    v.sort_by(f64::total_cmp);
-    let median = v[v.len() / 2];
-    let mut dev: Vec<f64> = v.iter().map(|x| (x - median).abs()).collect();
-    dev.sort_by(f64::total_cmp);
-    let mad = dev[dev.len() / 2] * 1.4826;
-    // A near-constant series still has a scale: its mean absolute deviation, or the floor.
-    let mean_abs = dev.iter().sum::<f64>() / dev.len() as f64;
-    Robust {
-        median,
-        scale: mad.max(mean_abs * 0.5).max(floor).max(1e-12),
-    }
-}
-
-fn push<T>(q: &mut VecDeque<T>, x: T, cap: usize) {
-    q.push_back(x);
-    while q.len() > cap {
-        q.pop_front();
-    }
-}
-
-/// A seasonal memory: the last `depth` values at each slot of a period.
-#[derive(Debug, Clone)]
-struct Season {
-    period_s: i64,
-    step_s: i64,
-    depth: usize,
-    /// Each slot's past (time, value) pairs, oldest first.
-    slots: Vec<VecDeque<(i64, f64)>>,
-    residuals: VecDeque<f64>,
-    fit: Robust,
-}
-
-impl Season {
-    fn new(period_s: i64, step_s: i64, depth: usize) -> Option<Self> {
-        if step_s <= 0 || period_s % step_s != 0 || period_s / step_s > 20_000 {
-            return None;
-        }
-        Some(Self {
-            period_s,
-            step_s,
-            depth,
-            slots: vec![VecDeque::new(); (period_s / step_s) as usize],
-            residuals: VecDeque::new(),
-            fit: Robust::default(),
-        })
-    }
-    fn slot(&self, t: i64) -> usize {
-        (t.rem_euclid(self.period_s) / self.step_s) as usize
-    }
-    /// The value seen near this time of the period (within `tol` slots) on past periods that is
-    /// closest to `v`: recurring events that drift by a few minutes are still expected.
-    fn expect(&self, t: i64, v: f64, tol: usize) -> Option<f64> {
-        let n = self.slots.len();
-        let k = self.slot(t);
-        if self.slots[k].len() < 2 {
-            return None;
-        }
-        let mut best: Option<f64> = None;
-        for d in 0..=2 * tol.min(n / 2) {
-            let j = (k + n + d - tol.min(n / 2)) % n;
-            for &(_, x) in &self.slots[j] {
-                if best.is_none_or(|b| (x - v).abs() < (b - v).abs()) {
-                    best = Some(x);
-                }
-            }
-        }
-        best
-    }
-    /// On how many past periods (not the current one) a value within `within` of `v` was seen
-    /// within `tol` slots of this time.
-    fn recurrences(&self, t: i64, v: f64, tol: usize, within: f64) -> usize {
-        let n = self.slots.len();
-        let k = self.slot(t);
-        let mut periods: Vec<i64> = Vec::new();
-        for d in 0..=2 * tol.min(n / 2) {
-            let j = (k + n + d - tol.min(n / 2)) % n;
-            for &(tx, x) in &self.slots[j] {
-                // Periods ago, rounded: values from the current period (0) do not count.
-                let ago = (t - tx + self.period_s / 2).div_euclid(self.period_s);
-                if ago >= 1 && (x - v).abs() <= within && !periods.contains(&ago) {
-                    periods.push(ago);
-                }
-            }
-        }
-        periods.len()
-    }
-    fn learn(&mut self, t: i64, v: f64, history: usize, tol: usize) {
-        let depth = self.depth;
-        if let Some(e) = self.expect(t, v, tol) {
-            push(&mut self.residuals, v - e, history);
-        }
-        let k = self.slot(t);
-        push(&mut self.slots[k], (t, v), depth);
-    }
 }
 
 /// The univariate detector for one series.
