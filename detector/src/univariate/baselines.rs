@@ -69,36 +69,32 @@ impl Season {
     /// The value seen near this time of the period (within `tol` slots) on past periods that is
     /// closest to `v`: recurring events that drift by a few minutes are still expected.
     pub(super) fn expect(&self, t: i64, v: f64, tol: usize) -> Option<f64> {
-        let n = self.slots.len();
-        let k = self.slot(t);
-        if self.slots[k].len() < 2 {
+        if self.slots[self.slot(t)].len() < 2 {
             return None;
         }
         let mut best: Option<f64> = None;
-        for d in 0..=2 * tol.min(n / 2) {
-            let j = (k + n + d - tol.min(n / 2)) % n;
-            for &(_, x) in &self.slots[j] {
-                if best.is_none_or(|b| (x - v).abs() < (b - v).abs()) {
-                    best = Some(x);
-                }
+        for &(_, x) in self.near(t, tol) {
+            if best.is_none_or(|b| (x - v).abs() < (b - v).abs()) {
+                best = Some(x);
             }
         }
         best
     }
+    /// The (time, value) pairs remembered within `tol` slots of this time of the period.
+    fn near(&self, t: i64, tol: usize) -> impl Iterator<Item = &(i64, f64)> {
+        let n = self.slots.len();
+        let (k, tol) = (self.slot(t), tol.min(n / 2));
+        (0..=2 * tol).flat_map(move |d| &self.slots[(k + n + d - tol) % n])
+    }
     /// On how many past periods (not the current one) a value within `within` of `v` was seen
     /// within `tol` slots of this time.
     pub(super) fn recurrences(&self, t: i64, v: f64, tol: usize, within: f64) -> usize {
-        let n = self.slots.len();
-        let k = self.slot(t);
         let mut periods: Vec<i64> = Vec::new();
-        for d in 0..=2 * tol.min(n / 2) {
-            let j = (k + n + d - tol.min(n / 2)) % n;
-            for &(tx, x) in &self.slots[j] {
-                // Periods ago, rounded: values from the current period (0) do not count.
-                let ago = (t - tx + self.period_s / 2).div_euclid(self.period_s);
-                if ago >= 1 && (x - v).abs() <= within && !periods.contains(&ago) {
-                    periods.push(ago);
-                }
+        for &(tx, x) in self.near(t, tol) {
+            // Periods ago, rounded: values from the current period (0) do not count.
+            let ago = (t - tx + self.period_s / 2).div_euclid(self.period_s);
+            if ago >= 1 && (x - v).abs() <= within && !periods.contains(&ago) {
+                periods.push(ago);
             }
         }
         periods.len()
