@@ -149,6 +149,10 @@ pub const SIGNALS: [&str; N] = [
 /// Number of signals.
 pub const N: usize = 7;
 
+/// The point signals (`level`, `shift`, `change`), which leave a value that recurs at this time of
+/// day to the seasonal ones (see [`UnivariateConfig::recurring_days`]).
+const POINT: std::ops::Range<usize> = 0..3;
+
 /// The outcome of one value.
 #[derive(Debug, Clone, Default)]
 pub struct Step {
@@ -385,10 +389,9 @@ impl Univariate {
             surprise[i] = self.spots[i].surprise(*x);
             best = best.max(surprise[i]);
         }
-        if self.recurs(t, v) {
-            for x in &mut surprise[..3] {
-                *x = 0.0;
-            }
+        // Only a surprised point signal can be silenced, so most rows skip the look-up.
+        if surprise[POINT].iter().any(|x| *x > 0.0) && self.recurs(t, v) {
+            surprise[POINT].fill(0.0);
             best = surprise.iter().copied().fold(0.0, f64::max);
         }
         let fused = if active == 0 {
@@ -634,7 +637,7 @@ mod tests {
         }
         let new_time = day * 8 + 180;
         v[new_time] = 25.0;
-        let point = |x: &Step| x.surprise[..3].iter().copied().fold(0.0, f64::max);
+        let point = |x: &Step| x.surprise[POINT].iter().copied().fold(0.0, f64::max);
 
         let out = run(&v, 300);
         // Once it has been seen on two past days, level, shift and change leave it to the
