@@ -18,8 +18,9 @@
 //! Each signal's own history calibrates it through a peaks-over-threshold tail ([`Spot`]): its
 //! surprise is `−log10` of its tail probability. The fused surprise is the largest, less
 //! `log10` of the number of signals (so more signals do not mean more false alarms), and maps to
-//! a score in [0, 1]. Values judged anomalous are not learned by the tails (but see
-//! `Univariate::learn_degenerate_departures`). A value that recurs at about this time of day on
+//! a score in [0, 1]. Values judged anomalous are not learned by the tails, unless the anomaly lasts
+//! and becomes the new regime, and then without its onset (see [`UnivariateConfig::regime_onset`];
+//! also `Univariate::learn_degenerate_departures`). A value that recurs at about this time of day on
 //! past days is left to the seasonal signals (see [`UnivariateConfig::recurring_days`]).
 //!
 //! [`holdoff`] then applies the alert hysteresis: after a score reaches the alert level, the
@@ -84,6 +85,10 @@ pub struct UnivariateConfig {
     pub recurring_within: f64,
     /// Consecutive unlearned rows after which the tails learn them after all (a new regime).
     pub regime_rows: usize,
+    /// The first rows of an anomalous run (its onset: the spike that began a step, say) are never
+    /// learned by the tails, even when the run lasts and its later rows are learned as a new regime
+    /// (see `regime_rows`). Otherwise one spike would teach the tails that such spikes are normal.
+    pub regime_onset: usize,
     /// Departures of a signal whose tail never saw it vary, after which that tail learns them
     /// (0: never; see `Univariate::learn_degenerate_departures`).
     pub degenerate_learn_after: usize,
@@ -115,6 +120,7 @@ impl Default for UnivariateConfig {
             // The forest signal is off: on the development corpus it lowered the standard score.
             signals: 0b01_1111,
             regime_rows: 20,
+            regime_onset: 10,
             recurring_days: 2,
             recurring_window_s: 1800,
             recurring_within: 0.1,
@@ -181,6 +187,7 @@ pub struct Univariate {
     recent: VecDeque<f64>,
     spots: Vec<Spot>,
     unlearned: Vec<[f64; N]>,
+    run: usize,
     embeddings: VecDeque<Vec<f32>>,
     forest: Option<IsolationForest>,
     /// (context, next value) pairs, scaled by the baseline of their time, laid end to end.
@@ -209,6 +216,7 @@ impl Univariate {
             recent: VecDeque::new(),
             spots,
             unlearned: Vec::new(),
+            run: 0,
             embeddings: VecDeque::new(),
             forest: None,
             seq_pairs: VecDeque::new(),
@@ -404,6 +412,7 @@ impl Univariate {
         if fused < self.cfg.learn_below {
             // A short anomaly is over: its values stay unlearned (DSPOT).
             self.unlearned.clear();
+            self.run = 0;
             self.learn_signals(&signals);
             if let Some(p) = seq_pair {
                 push(&mut self.seq_pairs, p, self.cfg.seq_history.max(1));
@@ -411,9 +420,12 @@ impl Univariate {
         } else {
             self.learn_degenerate_departures(&signals, &surprise);
             self.unlearned.push(signals);
+            self.run += 1;
             if self.unlearned.len() >= self.cfg.regime_rows.max(1) {
                 // The "anomaly" has lasted: it is the series' new normal, and the tails learn it.
-                for s in std::mem::take(&mut self.unlearned) {
+                let start = self.run - self.unlearned.len();
+                let skip = self.cfg.regime_onset.saturating_sub(start);
+                for s in std::mem::take(&mut self.unlearned).into_iter().skip(skip) {
                     self.learn_signals(&s);
                 }
             }
@@ -660,6 +672,35 @@ mod tests {
         for d in 4..9 {
             assert!(point(&out[job(d)]) > 3.0, "day {d}: {:?}", out[job(d)].surprise);
         }
+    }
+
+    #[test]
+    fn a_new_regime_is_learned_without_the_spike_that_began_it() {
+        // A spike to seven times the level, then a step up that lasts (a new regime, learned);
+        // later, a new step up to twice the level.
+        let mut s = 4;
+        let mut v: Vec<f64> = (0..3000).map(|_| 14.0 + noise(&mut s)).collect();
+        v[1000..1003].copy_from_slice(&[100.0, 90.0, 40.0]);
+        for x in v.iter_mut().take(1100).skip(1003) {
+            *x += 3.0;
+        }
+        for x in v.iter_mut().take(2550).skip(2500) {
+            *x += 14.0;
+        }
+        let step_up = |onset| {
+            let cfg = UnivariateConfig {
+                regime_onset: onset,
+                ..UnivariateConfig::default()
+            };
+            let out = run_with(cfg, &v, 300);
+            out[2500..2510].iter().map(|x| x.surprise[0]).fold(0.0, f64::max)
+        };
+        let (without_spike, with_spike) = (step_up(UnivariateConfig::default().regime_onset), step_up(0));
+        // The step is a surprise of about 10 without the spike in the tail, about 3 with it.
+        assert!(
+            without_spike > 6.0 && without_spike > 2.0 * with_spike,
+            "{without_spike} vs {with_spike}"
+        );
     }
 
     #[test]
