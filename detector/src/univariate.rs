@@ -187,6 +187,7 @@ pub struct Univariate {
     recent: VecDeque<f64>,
     spots: Vec<Spot>,
     unlearned: Vec<[f64; N]>,
+    /// Rows in the current anomalous run, so that its onset is known (see `regime_onset`).
     run: usize,
     embeddings: VecDeque<Vec<f32>>,
     forest: Option<IsolationForest>,
