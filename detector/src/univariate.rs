@@ -249,13 +249,13 @@ impl Univariate {
         let Some(s) = self.best_season().filter(|_| days > 0) else {
             return false;
         };
-        let tol = (self.cfg.recurring_window_s.max(0) / s.step_s.max(1)) as usize;
+        let tol = s.slots_in(self.cfg.recurring_window_s);
         let within = self.cfg.recurring_within * (v - self.level.median).abs();
         s.recurrences(t, v, tol, within) >= days
     }
 
     fn tol(&self, s: &Season) -> usize {
-        (self.cfg.seasonal_tolerance_s / s.step_s.max(1)) as usize
+        s.slots_in(self.cfg.seasonal_tolerance_s)
     }
 
     fn learn_signals(&mut self, signals: &[f64; N]) {
@@ -462,8 +462,7 @@ impl Univariate {
         }
         let tol_s = self.cfg.seasonal_tolerance_s;
         for s in &mut self.seasons {
-            let tol = (tol_s / s.step_s.max(1)) as usize;
-            s.learn(t, v, h, tol);
+            s.learn(t, v, h, s.slots_in(tol_s));
         }
         self.last = Some((t, v));
         self.rows += 1;

@@ -41,7 +41,7 @@ pub(super) fn push<T>(q: &mut VecDeque<T>, x: T, cap: usize) {
 #[derive(Debug, Clone)]
 pub(super) struct Season {
     period_s: i64,
-    pub(super) step_s: i64,
+    step_s: i64,
     depth: usize,
     /// Each slot's past (time, value) pairs, oldest first.
     slots: Vec<VecDeque<(i64, f64)>>,
@@ -62,6 +62,10 @@ impl Season {
             residuals: VecDeque::new(),
             fit: Robust::default(),
         })
+    }
+    /// The slots in a span of `seconds` (none for a negative span).
+    pub(super) fn slots_in(&self, seconds: i64) -> usize {
+        (seconds.max(0) / self.step_s.max(1)) as usize
     }
     fn slot(&self, t: i64) -> usize {
         (t.rem_euclid(self.period_s) / self.step_s) as usize
