@@ -13,6 +13,7 @@
 //! only if it scores those windows better (lower reconstruction error; lower mean isolation score).
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use homeostat_schemas::{Contribution, FeatureId, FeatureWindow, Timestamp};
 
@@ -276,7 +277,7 @@ impl Learned {
         let mut all_errors = Vec::with_capacity(rows.len());
         let mut iso = Vec::new();
         for chunk in rows.chunks(CHUNK * DIM) {
-            let errors = ae.errors(chunk).ok()?;
+            let errors = ae.errors(chunk).inspect_err(forward_failed).ok()?;
             forest.score_batch(chunk, &mut iso);
             out.extend(
                 errors
@@ -299,7 +300,7 @@ impl Learned {
         // Chunks of 256 rows keep the activations and the rows in cache (measured: larger
         // batches are slower per vector, for the forward pass too).
         for chunk in rows.chunks(CHUNK * DIM) {
-            let errors = ae.row_errors(chunk).ok()?;
+            let errors = ae.row_errors(chunk).inspect_err(forward_failed).ok()?;
             forest.score_batch(chunk, &mut iso);
             out.extend(errors.iter().zip(&iso).map(|(e, s)| {
                 self.fuse([
@@ -413,6 +414,7 @@ impl Learned {
                 }
                 (_, Some(ae), Some(forest)) => ae
                     .row_errors(&row)
+                    .inspect_err(forward_failed)
                     .ok()
                     .and_then(|e| e.first().map(|e| [*e as f64, forest.score(&row)])),
                 _ => None,
@@ -559,9 +561,37 @@ impl Learned {
     }
 }
 
+/// Failed forward passes of the autoencoder (Candle, or a compiled kernel) since start.
+static FORWARD_FAILURES: AtomicU64 = AtomicU64::new(0);
+
+/// A forward pass failed: the windows concerned get no learned score (the robust baselines still
+/// score them). Logged on the 1st, 10th, 100th, … failure, so a lasting fault is seen without
+/// flooding the log.
+fn forward_failed(e: &candle_core::Error) {
+    let n = FORWARD_FAILURES.fetch_add(1, Ordering::Relaxed) + 1;
+    if is_power_of_ten(n) {
+        tracing::warn!(failures = n, error = %e, "the autoencoder's forward pass failed; windows are scored without it");
+    }
+}
+
+/// 1, 10, 100, …
+fn is_power_of_ten(mut n: u64) -> bool {
+    while n >= 10 && n.is_multiple_of(10) {
+        n /= 10;
+    }
+    n == 1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forward_failures_are_logged_at_powers_of_ten() {
+        let logged: Vec<u64> = (1..=1000).filter(|n| is_power_of_ten(*n)).collect();
+        assert_eq!(logged, [1, 10, 100, 1000]);
+        assert!(!is_power_of_ten(0) && !is_power_of_ten(11) && !is_power_of_ten(110));
+    }
 
     use crate::fixtures::window;
 
