@@ -570,7 +570,7 @@ static FORWARD_FAILURES: AtomicU64 = AtomicU64::new(0);
 fn forward_failed(e: &candle_core::Error) {
     let n = FORWARD_FAILURES.fetch_add(1, Ordering::Relaxed) + 1;
     if is_power_of_ten(n) {
-        tracing::warn!(failures = n, error = %e, "the autoencoder's forward pass failed; windows are scored without it");
+        tracing::warn!(failures = n, error = %e, "the autoencoder's forward pass failed; the windows concerned get no learned score");
     }
 }
 
@@ -586,14 +586,14 @@ fn is_power_of_ten(mut n: u64) -> bool {
 mod tests {
     use super::*;
 
+    use crate::fixtures::window;
+
     #[test]
     fn forward_failures_are_logged_at_powers_of_ten() {
         let logged: Vec<u64> = (1..=1000).filter(|n| is_power_of_ten(*n)).collect();
         assert_eq!(logged, [1, 10, 100, 1000]);
         assert!(!is_power_of_ten(0) && !is_power_of_ten(11) && !is_power_of_ten(110));
     }
-
-    use crate::fixtures::window;
 
     #[test]
     fn normalizer_measures_in_robust_units_and_ignores_missing() {
