@@ -13,9 +13,9 @@
 //! only if it scores those windows better (lower reconstruction error; lower mean isolation score).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use homeostat_schemas::{Contribution, FeatureId, FeatureWindow, Timestamp};
+use runtime::Counter;
 
 use crate::autoencoder::Autoencoder;
 use crate::iforest::IsolationForest;
@@ -242,6 +242,8 @@ pub struct Learned {
     /// Normal windows learned since the last training run.
     pub since_train: usize,
     history: usize,
+    /// Failed forward passes of the autoencoder (see [`Learned::count_forward_failures_in`]).
+    forward_failures: Counter,
 }
 
 /// Fresh per-model tails: heavy-tailed until enough peaks are seen to fit one.
@@ -266,7 +268,13 @@ impl Learned {
             metrics: ModelMetrics::default(),
             since_train: 0,
             history,
+            forward_failures: Counter::default(),
         }
+    }
+
+    /// Count failed forward passes of the autoencoder in `c` (a metric of the stage).
+    pub fn count_forward_failures_in(&mut self, c: Counter) {
+        self.forward_failures = c;
     }
 
     /// Per-row raw outputs for normalized rows: (reconstruction error, isolation score), and the
@@ -277,7 +285,10 @@ impl Learned {
         let mut all_errors = Vec::with_capacity(rows.len());
         let mut iso = Vec::new();
         for chunk in rows.chunks(CHUNK * DIM) {
-            let errors = ae.errors(chunk).inspect_err(forward_failed).ok()?;
+            let errors = ae
+                .errors(chunk)
+                .inspect_err(|e| forward_failed(&self.forward_failures, e))
+                .ok()?;
             forest.score_batch(chunk, &mut iso);
             out.extend(
                 errors
@@ -300,7 +311,10 @@ impl Learned {
         // Chunks of 256 rows keep the activations and the rows in cache (measured: larger
         // batches are slower per vector, for the forward pass too).
         for chunk in rows.chunks(CHUNK * DIM) {
-            let errors = ae.row_errors(chunk).inspect_err(forward_failed).ok()?;
+            let errors = ae
+                .row_errors(chunk)
+                .inspect_err(|e| forward_failed(&self.forward_failures, e))
+                .ok()?;
             forest.score_batch(chunk, &mut iso);
             out.extend(errors.iter().zip(&iso).map(|(e, s)| {
                 self.fuse([
@@ -414,7 +428,7 @@ impl Learned {
                 }
                 (_, Some(ae), Some(forest)) => ae
                     .row_errors(&row)
-                    .inspect_err(forward_failed)
+                    .inspect_err(|e| forward_failed(&self.forward_failures, e))
                     .ok()
                     .and_then(|e| e.first().map(|e| [*e as f64, forest.score(&row)])),
                 _ => None,
@@ -561,14 +575,12 @@ impl Learned {
     }
 }
 
-/// Failed forward passes of the autoencoder (Candle, or a compiled kernel) since start.
-static FORWARD_FAILURES: AtomicU64 = AtomicU64::new(0);
-
-/// A forward pass failed: the windows concerned get no learned score (the robust baselines still
-/// score them). Logged on the 1st, 10th, 100th, … failure, so a lasting fault is seen without
-/// flooding the log.
-fn forward_failed(e: &candle_core::Error) {
-    let n = FORWARD_FAILURES.fetch_add(1, Ordering::Relaxed) + 1;
+/// A forward pass of the autoencoder (Candle, or a compiled kernel) failed: the windows concerned
+/// get no learned score (the robust baselines still score them). Counted in `failures`, and
+/// logged on the 1st, 10th, 100th, … failure, so a lasting fault is seen without flooding the log.
+fn forward_failed(failures: &Counter, e: &candle_core::Error) {
+    failures.inc();
+    let n = failures.get();
     if is_power_of_ten(n) {
         tracing::warn!(failures = n, error = %e, "the autoencoder's forward pass failed; the windows concerned get no learned score");
     }

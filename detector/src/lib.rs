@@ -158,6 +158,13 @@ impl Detector {
             .learned
             .enabled
             .then(|| learned::Learned::new(cfg.learned.clone(), cfg.history_windows));
+        if let Some(l) = learned.as_mut() {
+            l.count_forward_failures_in(cx.metrics.counter(
+                "forward_failures_total",
+                "",
+                "Failed forward passes of the autoencoder (windows left without a learned score).",
+            ));
+        }
         let mut sequence = 0;
         let mut states = HashMap::new();
         if !cfg.models_dir.is_empty()
