@@ -579,8 +579,7 @@ impl Learned {
 /// get no learned score (the robust baselines still score them). Counted in `failures`, and
 /// logged on the 1st, 10th, 100th, … failure, so a lasting fault is seen without flooding the log.
 fn forward_failed(failures: &Counter, e: &candle_core::Error) {
-    failures.inc();
-    let n = failures.get();
+    let n = failures.inc();
     if is_power_of_ten(n) {
         tracing::warn!(failures = n, error = %e, "the autoencoder's forward pass failed; the windows concerned get no learned score");
     }

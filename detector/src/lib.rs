@@ -324,9 +324,9 @@ impl Detector {
         if let Some(state) = change {
             let firing = state == homeostat_schemas::AlertState::Firing;
             if firing {
-                self.fired.inc()
+                self.fired.inc();
             } else {
-                self.resolved.inc()
+                self.resolved.inc();
             }
             let explanation = if firing { fused.contributions } else { Vec::new() };
             let summary = match explanation.first() {

@@ -9,13 +9,13 @@ use std::sync::{Arc, Mutex};
 pub struct Counter(Arc<AtomicU64>);
 
 impl Counter {
-    /// Add `n`.
-    pub fn add(&self, n: u64) {
-        self.0.fetch_add(n, Ordering::Relaxed);
+    /// Add `n`; the new total (so that a caller acting on the count sees its own increment).
+    pub fn add(&self, n: u64) -> u64 {
+        self.0.fetch_add(n, Ordering::Relaxed) + n
     }
-    /// Add one.
-    pub fn inc(&self) {
-        self.add(1);
+    /// Add one; the new total.
+    pub fn inc(&self) -> u64 {
+        self.add(1)
     }
     /// Current value.
     pub fn get(&self) -> u64 {
