@@ -332,6 +332,12 @@ impl Univariate {
                 }
             }
         }
+        // The expectation of the season that explains the series best, with that season's
+        // residual baseline. Nothing it depends on changes before the refresh at the end of this
+        // step, so it serves both the scoring and the learning below.
+        let expected = self
+            .best_season()
+            .and_then(|s| s.expect(t, v, self.tol(s)).map(|e| (e, s.fit.median, s.fit.scale)));
         let warm = self.values.len() >= 30;
         let mut surprise = [0.0; N];
         let mut signals = [f64::NAN; N];
@@ -344,14 +350,12 @@ impl Univariate {
             if let Some((_, prev)) = self.last {
                 signals[2] = ((v - prev) - self.change.median).abs() / self.change.scale;
             }
-            if let Some(s) = self.best_season()
-                && let Some(e) = s.expect(t, v, self.tol(s))
-            {
+            if let Some((e, median, scale)) = expected {
                 let r = v - e;
                 baseline = e;
-                signals[3] = (r - s.fit.median).abs() / s.fit.scale;
+                signals[3] = (r - median).abs() / scale;
                 let mean = (self.seasonal_recent.iter().rev().take(k - 1).sum::<f64>() + r) / k as f64;
-                signals[4] = (mean - s.fit.median).abs() / s.fit.scale;
+                signals[4] = (mean - median).abs() / scale;
             }
         }
         // The forest: how easily is the recent shape of the series isolated from its past shapes?
@@ -451,14 +455,8 @@ impl Univariate {
         }
         push(&mut self.values, v, h);
         push(&mut self.recent, v, self.cfg.short.max(1));
-        let mut seasonal_r = None;
-        if let Some(s) = self.best_season()
-            && let Some(e) = s.expect(t, v, self.tol(s))
-        {
-            seasonal_r = Some(v - e);
-        }
-        if let Some(r) = seasonal_r {
-            push(&mut self.seasonal_recent, r, self.cfg.short.max(1));
+        if let Some((e, _, _)) = expected {
+            push(&mut self.seasonal_recent, v - e, self.cfg.short.max(1));
         }
         let tol_s = self.cfg.seasonal_tolerance_s;
         for s in &mut self.seasons {
