@@ -337,7 +337,7 @@ impl Univariate {
         // step, so it serves both the scoring and the learning below.
         let expected = self
             .best_season()
-            .and_then(|s| s.expect(t, v, self.tol(s)).map(|e| (e, s.fit.median, s.fit.scale)));
+            .and_then(|s| s.expect(t, v, self.tol(s)).map(|e| (e, s.fit)));
         let warm = self.values.len() >= 30;
         let mut surprise = [0.0; N];
         let mut signals = [f64::NAN; N];
@@ -350,12 +350,12 @@ impl Univariate {
             if let Some((_, prev)) = self.last {
                 signals[2] = ((v - prev) - self.change.median).abs() / self.change.scale;
             }
-            if let Some((e, median, scale)) = expected {
+            if let Some((e, fit)) = expected {
                 let r = v - e;
                 baseline = e;
-                signals[3] = (r - median).abs() / scale;
+                signals[3] = (r - fit.median).abs() / fit.scale;
                 let mean = (self.seasonal_recent.iter().rev().take(k - 1).sum::<f64>() + r) / k as f64;
-                signals[4] = (mean - median).abs() / scale;
+                signals[4] = (mean - fit.median).abs() / fit.scale;
             }
         }
         // The forest: how easily is the recent shape of the series isolated from its past shapes?
@@ -455,7 +455,7 @@ impl Univariate {
         }
         push(&mut self.values, v, h);
         push(&mut self.recent, v, self.cfg.short.max(1));
-        if let Some((e, _, _)) = expected {
+        if let Some((e, _)) = expected {
             push(&mut self.seasonal_recent, v - e, self.cfg.short.max(1));
         }
         let tol_s = self.cfg.seasonal_tolerance_s;

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Robust {
     pub(super) median: f64,
     pub(super) scale: f64,
