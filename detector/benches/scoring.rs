@@ -116,17 +116,16 @@ fn bench(c: &mut Criterion) {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let (lo, hi) = ratio
-        .iter()
-        .fold((f64::MAX, 0.0f64), |(a, b), x| (a.min(*x), b.max(*x)));
-    let (forward, compiled, fused, ratio) = (
+    let (forward, compiled, fused, median_ratio) = (
         median(&mut forward),
         median(&mut compiled),
         median(&mut fused),
         median(&mut ratio),
     );
+    // `median` left the ratios sorted.
+    let (lo, hi) = (ratio[0], ratio[ROUNDS - 1]);
     println!(
-        "\n1024 rows in chunks of 256, one thread, medians of {ROUNDS} alternating rounds:\n  Candle forward alone    {forward:>9.0} vectors/s\n  kernel forward alone    {compiled:>9.0} vectors/s ({} kernel; {:.2}x Candle)\n  fused                   {fused:>9.0} vectors/s (forest kernel {})\n  fused / Candle forward  {ratio:.2} (rounds {lo:.2} to {hi:.2})\n  fused / kernel forward  {:.2}",
+        "\n1024 rows in chunks of 256, one thread, medians of {ROUNDS} alternating rounds:\n  Candle forward alone    {forward:>9.0} vectors/s\n  kernel forward alone    {compiled:>9.0} vectors/s ({} kernel; {:.2}x Candle)\n  fused                   {fused:>9.0} vectors/s (forest kernel {})\n  fused / Candle forward  {median_ratio:.2} (rounds {lo:.2} to {hi:.2})\n  fused / kernel forward  {:.2}",
         Autoencoder::kernel(),
         compiled / forward,
         forest.kernel(),
