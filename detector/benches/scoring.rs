@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use homeostat_detector::autoencoder::Autoencoder;
+use homeostat_detector::baseline::median;
 use homeostat_detector::iforest::Rng;
 use homeostat_detector::learned::{DIM, Learned, LearnedConfig};
 
@@ -100,30 +101,23 @@ fn bench(c: &mut Criterion) {
                 let _ = ae.forward(x).expect("forward");
             }
         });
-        compiled.push(rate(&|| {
+        let k = rate(&|| {
             for c in data.chunks(homeostat_detector::learned::CHUNK * DIM) {
                 let _ = ae.row_errors(c).expect("errors");
             }
-        }));
+        });
         let u = rate(&|| {
             let _ = m.fused_batch(&data).expect("fused");
         });
         forward.push(f);
+        compiled.push(k);
         fused.push(u);
         ratio.push(u / f);
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let (forward, compiled, fused, median_ratio) = (
-        median(&mut forward),
-        median(&mut compiled),
-        median(&mut fused),
-        median(&mut ratio),
-    );
-    // `median` left the ratios sorted.
-    let (lo, hi) = (ratio[0], ratio[ROUNDS - 1]);
+    let lo = ratio.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = ratio.iter().copied().fold(0.0, f64::max);
+    let (forward, compiled, fused, median_ratio) =
+        (median(&forward), median(&compiled), median(&fused), median(&ratio));
     println!(
         "\n1024 rows in chunks of 256, one thread, medians of {ROUNDS} alternating rounds:\n  Candle forward alone    {forward:>9.0} vectors/s\n  kernel forward alone    {compiled:>9.0} vectors/s ({} kernel; {:.2}x Candle)\n  fused                   {fused:>9.0} vectors/s (forest kernel {})\n  fused / Candle forward  {median_ratio:.2} (rounds {lo:.2} to {hi:.2})\n  fused / kernel forward  {:.2}",
         Autoencoder::kernel(),
