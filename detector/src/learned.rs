@@ -305,17 +305,29 @@ impl Learned {
     /// for a service whose own tails are not fitted yet, without explanations): one forward pass
     /// of the autoencoder, one pass of the forest, two tail lookups. `None` before training.
     pub fn fused_batch(&self, rows: &[f32]) -> Option<Vec<f64>> {
+        self.fused_batch_named(None, rows)
+    }
+
+    /// [`Learned::fused_batch`] with the autoencoder's and the forest's kernels of that name
+    /// (`Some("avx2")`: both AVX2, as a processor without AVX-512 scores), for benchmarks; `None`
+    /// uses the fastest of each.
+    pub fn fused_batch_named(&self, kernel: Option<&str>, rows: &[f32]) -> Option<Vec<f64>> {
         let (ae, forest) = (self.ae.as_ref()?, self.forest.as_ref()?);
         let mut out = Vec::with_capacity(rows.len() / DIM);
         let mut iso = Vec::with_capacity(CHUNK);
         // Chunks of 256 rows keep the activations and the rows in cache (measured: larger
         // batches are slower per vector, for the forward pass too).
         for chunk in rows.chunks(CHUNK * DIM) {
-            let errors = ae
-                .row_errors(chunk)
-                .inspect_err(|e| forward_failed(&self.forward_failures, e))
-                .ok()?;
-            forest.score_batch(chunk, &mut iso);
+            let errors = match kernel {
+                Some(k) => ae.row_errors_named(k, chunk),
+                None => ae.row_errors(chunk),
+            }
+            .inspect_err(|e| forward_failed(&self.forward_failures, e))
+            .ok()?;
+            match kernel {
+                Some(k) => forest.score_batch_named(k, chunk, &mut iso),
+                None => forest.score_batch(chunk, &mut iso),
+            }
             out.extend(errors.iter().zip(&iso).map(|(e, s)| {
                 self.fuse([
                     self.fleet_tails[0].surprise(*e as f64),
