@@ -640,6 +640,36 @@ mod tests {
     }
 
     #[test]
+    fn every_kernel_gives_the_fused_score_of_the_fastest() {
+        let mut m = Learned::new(LearnedConfig::default(), 360);
+        let mut rng = crate::iforest::Rng::new(5);
+        let mut row = |scale: f64| -> Vec<f32> { (0..DIM).map(|_| ((rng.unit() - 0.5) * scale) as f32).collect() };
+        for i in 0..1024 {
+            let r = row(1.0);
+            m.buffer.push_back((i, r));
+        }
+        assert!(m.train(), "the first training promotes");
+        // Typical rows and rows far outside training, 300 of them (a whole chunk and a part).
+        let rows: Vec<f32> = (0..300).flat_map(|i| row(if i % 3 == 0 { 8.0 } else { 1.0 })).collect();
+        let fastest = m.fused_batch(&rows).expect("trained");
+        assert_eq!(fastest.len(), 300);
+        assert!(
+            fastest.iter().any(|s| *s > 0.5) && fastest.iter().any(|s| *s < 0.5),
+            "{fastest:?}"
+        );
+        let ae = crate::autoencoder::Autoencoder::kernels();
+        for kernel in ae.iter().copied().chain(["candle"]) {
+            let named = m.fused_batch_named(Some(kernel), &rows).expect("trained");
+            let worst = fastest
+                .iter()
+                .zip(&named)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            assert!(worst < 1e-4, "{kernel}: fused scores differ by up to {worst}");
+        }
+    }
+
+    #[test]
     fn a_new_service_is_scored_by_models_learned_on_its_peers() {
         let cfg = LearnedConfig {
             train_every: 200,

@@ -240,8 +240,7 @@ impl Heap {
         // overlap another's. On 100 trees of depth 8 and 1 024 rows, two, four, eight and
         // sixteen groups gave medians of 1.81, 2.76, 2.87 and 3.17 million vectors/s over seven
         // alternating runs on a 2-core Xeon (on another host, earlier: 2.4, 3.6 and 3.2 million
-        // vectors/s with two, four and eight groups, when fewer levels were looked up in
-        // registers).
+        // vectors/s with two, four and eight groups).
         const WAYS: usize = 16;
         let group = 16 * WAYS;
         let whole = total.len() / group * group;
