@@ -352,7 +352,7 @@ impl Heap {
         // (on a 2-core Xeon, 1 024 rows, 100 trees of depth 8, medians of seven alternating
         // runs: 1.09, 1.33 and 1.50 million vectors/s with four, eight and sixteen blocks).
         // Looking up levels 4 to 6's splits with permutes instead of gathers, or loading the
-        // rows' values at level 3, was no faster there.
+        // rows' values at level 3, was not clearly faster there (within the host's noise).
         const WAYS: usize = 16;
         let group = 8 * WAYS;
         let whole = total.len() / group * group;
