@@ -95,7 +95,7 @@ fn bench(c: &mut Criterion) {
     };
     const ROUNDS: usize = 15;
     // Where the processor has AVX-512, the fused score is also measured with both models' AVX2
-    // kernels: what a processor without AVX-512 runs, and the slowest compiled path.
+    // kernels: what a processor without AVX-512 runs.
     let avx2_too = Autoencoder::kernel() != "avx2"
         && Autoencoder::kernels().contains(&"avx2")
         && forest.kernels().contains(&"avx2");

@@ -657,8 +657,7 @@ mod tests {
             fastest.iter().any(|s| *s > 0.5) && fastest.iter().any(|s| *s < 0.5),
             "{fastest:?}"
         );
-        let ae = crate::autoencoder::Autoencoder::kernels();
-        for kernel in ae.iter().copied().chain(["candle"]) {
+        for kernel in crate::autoencoder::Autoencoder::kernels().into_iter().chain(["candle"]) {
             let named = m.fused_batch_named(Some(kernel), &rows).expect("trained");
             let worst = fastest
                 .iter()
