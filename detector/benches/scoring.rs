@@ -11,34 +11,11 @@ use std::time::Instant;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use homeostat_detector::autoencoder::Autoencoder;
 use homeostat_detector::baseline::median;
-use homeostat_detector::iforest::Rng;
-use homeostat_detector::learned::{DIM, Learned, LearnedConfig};
-
-/// Rows with the structure of normalized feature vectors: a few latent factors plus noise.
-fn rows(n: usize, seed: u64) -> Vec<f32> {
-    let mut r = Rng::new(seed);
-    let mut out = Vec::with_capacity(n * DIM);
-    for _ in 0..n {
-        let f: [f32; 3] = [r.unit() as f32 - 0.5, r.unit() as f32 - 0.5, r.unit() as f32 - 0.5];
-        for k in 0..DIM {
-            out.push(0.3 * f[k % 3] + 0.1 * (r.unit() as f32 - 0.5));
-        }
-    }
-    out
-}
-
-fn trained() -> Learned {
-    let mut m = Learned::new(LearnedConfig::default(), 360);
-    let data = rows(4096, 1);
-    for (i, r) in data.chunks_exact(DIM).enumerate() {
-        m.buffer.push_back((i as i64, r.to_vec()));
-    }
-    assert!(m.train(), "the first training promotes");
-    m
-}
+use homeostat_detector::fixtures::{latent_rows as rows, trained};
+use homeostat_detector::learned::DIM;
 
 fn bench(c: &mut Criterion) {
-    let m = trained();
+    let m = trained(&rows(4096, 1));
     let ae = m.ae.as_ref().expect("trained");
     let forest = m.forest.as_ref().expect("trained");
     let mut g = c.benchmark_group("scoring");

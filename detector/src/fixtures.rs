@@ -1,11 +1,13 @@
 //! Synthetic feature windows for tests and benchmarks: a service whose traffic, latency, CPU and
-//! memory move together at its own scale, with deterministic noise and an optional fault.
+//! memory move together at its own scale, with deterministic noise and an optional fault; and
+//! normalized feature rows with a few latent factors, with the models trained on them.
 
 use std::collections::BTreeMap;
 
 use homeostat_schemas::FeatureWindow;
 
 use crate::iforest::Rng;
+use crate::learned::{DIM, Learned, LearnedConfig};
 
 /// Noise in [−1, 1), the same for the same `(t, stream)`.
 pub fn noise(t: i64, stream: u64) -> f64 {
@@ -40,4 +42,29 @@ pub fn window(svc: &str, scale: f64, t: i64, stream: u64, fault: f64) -> Feature
         late_events: 0,
         features,
     }
+}
+
+/// `n` rows of [`DIM`] values with the structure of normalized feature vectors: three latent
+/// factors plus noise, the same for the same `seed`.
+pub fn latent_rows(n: usize, seed: u64) -> Vec<f32> {
+    let mut r = Rng::new(seed);
+    let mut out = Vec::with_capacity(n * DIM);
+    for _ in 0..n {
+        let f: [f32; 3] = [r.unit() as f32 - 0.5, r.unit() as f32 - 0.5, r.unit() as f32 - 0.5];
+        for k in 0..DIM {
+            out.push(0.3 * f[k % 3] + 0.1 * (r.unit() as f32 - 0.5));
+        }
+    }
+    out
+}
+
+/// Models with the default configuration after their first training, on `rows` (rows of
+/// [`DIM`] values, in order).
+pub fn trained(rows: &[f32]) -> Learned {
+    let mut m = Learned::new(LearnedConfig::default(), 360);
+    for (i, r) in rows.chunks_exact(DIM).enumerate() {
+        m.buffer.push_back((i as i64, r.to_vec()));
+    }
+    assert!(m.train(), "the first training promotes");
+    m
 }

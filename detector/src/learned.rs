@@ -641,16 +641,12 @@ mod tests {
 
     #[test]
     fn every_kernel_gives_the_fused_score_of_the_fastest() {
-        let mut m = Learned::new(LearnedConfig::default(), 360);
-        let mut rng = crate::iforest::Rng::new(5);
-        let mut row = |scale: f64| -> Vec<f32> { (0..DIM).map(|_| ((rng.unit() - 0.5) * scale) as f32).collect() };
-        for i in 0..1024 {
-            let r = row(1.0);
-            m.buffer.push_back((i, r));
-        }
-        assert!(m.train(), "the first training promotes");
+        let m = crate::fixtures::trained(&crate::fixtures::latent_rows(1024, 5));
         // Typical rows and rows far outside training, 300 of them (a whole chunk and a part).
-        let rows: Vec<f32> = (0..300).flat_map(|i| row(if i % 3 == 0 { 8.0 } else { 1.0 })).collect();
+        let mut rows = crate::fixtures::latent_rows(300, 6);
+        for row in rows.chunks_exact_mut(DIM).step_by(3) {
+            row.iter_mut().for_each(|x| *x *= 8.0);
+        }
         let fastest = m.fused_batch(&rows).expect("trained");
         assert_eq!(fastest.len(), 300);
         assert!(
