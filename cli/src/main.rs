@@ -139,10 +139,11 @@ enum Cmd {
     /// publishes on actions.v1 for the services this HAProxy fronts (drain, weights, backup
     /// servers), undo them on rollback, restore servers once healthy, and answer on
     /// actions.results.v1. For when the actuator cannot reach the runtime API itself. Settings:
-    /// [gateway_agent] and [kafka] (see --print-config of any stage); stops cleanly on SIGTERM.
+    /// the `[gateway_agent]` and `[kafka]` tables (see --print-config of any stage); stops cleanly on
+    /// SIGTERM.
     GatewayAgent {
         /// TOML file merged over the built-in defaults, e.g. with
-        /// [gateway_agent.haproxy] socket = "/run/haproxy/admin.sock", backends = { shop = "app" }.
+        /// `[gateway_agent.haproxy]` socket = "/run/haproxy/admin.sock", backends = { shop = "app" }.
         #[arg(long)]
         config: Option<PathBuf>,
     },
