@@ -210,7 +210,7 @@ enum EvalCmd {
         /// Also write the table as JSON here (Homeostat's row carries its threshold per profile).
         #[arg(long)]
         json: Option<PathBuf>,
-        /// Write Homeostat's per-row scores here, in the layout of DIR/peers/<detector>/.
+        /// Write Homeostat's per-row scores here, in the layout of `DIR/peers/<detector>/`.
         #[arg(long, value_name = "DIR")]
         scores_out: Option<PathBuf>,
         /// Draw one PNG per series here: value, score, alert level and label windows.
