@@ -71,17 +71,34 @@ for name, part in (("odd", files[0::2]), ("even", files[1::2])):
         os.symlink(os.path.join(root, "data", f), os.path.join(base, "data", f))
 EOF
 
-row() { awk '$1 == "homeostat" && $2 ~ /^[0-9]/ { print $2 " / " $3 " / " $4; exit }'; }
-score() { "$bin" eval nab "$@" 2>/dev/null | row; }
+# One `homeostat eval nab` run: its table on stdout; its progress and messages are kept aside and
+# shown only when it fails, which ends the check.
+nab() {
+    if ! "$bin" eval nab "$@" 2>"$work/err"; then
+        echo "nab-check: homeostat eval nab $* failed:" >&2
+        cat "$work/err" >&2
+        exit 1
+    fi
+}
+# Homeostat's row of a run's table, as standard / low FP / low FN.
+score() {
+    local out
+    out="$(nab "$@")" || exit 1
+    awk '$1 == "homeostat" && $2 ~ /^[0-9]/ { print $2 " / " $3 " / " $4; exit }' <<<"$out"
+}
 
 variant "$work/s.json" "$@"
-echo "all        $(score --data "$data" --settings "$work/s.json" --tune)"
-"$bin" eval nab --data "$work/odd" --settings "$work/s.json" --tune --save-settings "$work/odd.json" >/dev/null 2>&1
-"$bin" eval nab --data "$work/even" --settings "$work/s.json" --tune --save-settings "$work/even.json" >/dev/null 2>&1
-echo "odd->even  $(score --data "$work/even" --settings "$work/odd.json")"
-echo "even->odd  $(score --data "$work/odd" --settings "$work/even.json")"
+all="$(score --data "$data" --settings "$work/s.json" --tune)"
+echo "all        $all"
+nab --data "$work/odd" --settings "$work/s.json" --tune --save-settings "$work/odd.json" >/dev/null
+nab --data "$work/even" --settings "$work/s.json" --tune --save-settings "$work/even.json" >/dev/null
+odd="$(score --data "$work/even" --settings "$work/odd.json")"
+even="$(score --data "$work/odd" --settings "$work/even.json")"
+echo "odd->even  $odd"
+echo "even->odd  $even"
 for r in 7 8 9 10 11 12 13; do
     variant "$work/r.json" "$@" "refresh_every=$r"
-    echo "refresh $r $(score --data "$data" --settings "$work/r.json" --tune)"
+    at="$(score --data "$data" --settings "$work/r.json" --tune)"
+    echo "refresh $r $at"
 done | tee "$work/r.txt"
 awk '{ s += $3; f += $5; n += $7; c++ } END { printf "mean       %.2f / %.2f / %.2f\n", s / c, f / c, n / c }' "$work/r.txt"
