@@ -303,6 +303,18 @@ impl RobustBaseline {
 }
 
 impl RobustBaseline {
+    /// Forget a service's levels (its recent values and its daily and weekly profiles) so that
+    /// they are learned afresh from its next windows, as a new service's are (it warms up again).
+    /// Its tails, which are in robust units, are kept: what counts as a rare deviation has not
+    /// changed, only the level it is measured from.
+    pub fn restart_levels(&mut self, service: &str) {
+        if let Some(h) = self.services.get_mut(service) {
+            h.windows = 0;
+            h.values.clear();
+            h.seasons.clear();
+        }
+    }
+
     /// Services with a history.
     pub fn service_ids(&self) -> Vec<String> {
         self.services.keys().cloned().collect()

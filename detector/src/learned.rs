@@ -418,6 +418,18 @@ impl Learned {
         out
     }
 
+    /// Forget a service's medians and scales, so that they are learned afresh from its next
+    /// windows (it warms up again); the fleet's models and the service's tails are kept.
+    pub fn restart_levels(&mut self, service: &str) {
+        if let Some(st) = self.services.get_mut(service) {
+            // A new generation, so that nothing measured under the old medians is reused.
+            st.norm = Normalizer {
+                generation: st.norm.generation + 1,
+                ..Normalizer::default()
+            };
+        }
+    }
+
     /// Learn a window: its service's medians always; the tails and the training buffer only when
     /// the window was judged normal. Trains when due.
     /// `measured`: what [`Learned::score`] measured for this window, reused when the models and

@@ -57,6 +57,11 @@ pub struct DetectorConfig {
     pub models_dir: String,
     /// Seconds between checkpoints (also written after each promotion and on shutdown).
     pub checkpoint_every_s: u64,
+    /// Seconds an alert may fire before the service's current level is taken as its new normal
+    /// (0: never). Its baselines then start afresh from its next windows, as a new service's do,
+    /// so the alert resolves; its tails and the fleet's models are kept. A lasting change (a
+    /// release that needs more memory, a traffic level that doubled) otherwise alerts for ever.
+    pub adopt_after_s: u64,
     /// The learned models.
     pub learned: learned::LearnedConfig,
 }
@@ -73,6 +78,7 @@ impl Default for DetectorConfig {
             top_features: 5,
             models_dir: String::new(),
             checkpoint_every_s: 300,
+            adopt_after_s: 6 * 3600,
             learned: learned::LearnedConfig::default(),
         }
     }
@@ -136,6 +142,7 @@ pub struct Detector {
     states: HashMap<String, AlertState>,
     fired: Counter,
     resolved: Counter,
+    adopted: Counter,
     checkpoints: Counter,
     sequence: u64,
     saved_version: u64,
@@ -205,6 +212,11 @@ impl Detector {
             resolved: cx
                 .metrics
                 .counter("alerts_total", "state=\"resolved\"", "Alert state changes."),
+            adopted: cx.metrics.counter(
+                "new_normals_total",
+                "",
+                "Alerts that lasted detector.adopt_after_s, whose level was taken as the service's new normal.",
+            ),
             checkpoints: cx
                 .metrics
                 .counter("checkpoints_total", "", "Model checkpoints written."),
@@ -303,6 +315,20 @@ impl Detector {
         let st = self.states.entry(w.service_id.clone()).or_default();
         let change = st.observe(score, w.event_time, &self.cfg);
         let normal = !st.firing && score < 0.5;
+        if st.take_adoption(w.event_time, &self.cfg) {
+            // The alert has lasted: the service's level now is its normal. Its levels are learned
+            // afresh from this window on; it warms up, scores 0 meanwhile, and the alert resolves.
+            tracing::warn!(
+                service = %w.service_id,
+                hours = self.cfg.adopt_after_s as f64 / 3600.0,
+                "an alert has lasted detector.adopt_after_s: the service's current level is taken as its new normal"
+            );
+            self.adopted.inc();
+            self.baseline.restart_levels(&w.service_id);
+            if let Some(l) = self.learned.as_mut() {
+                l.restart_levels(&w.service_id);
+            }
+        }
         self.baseline.learn(w, normal);
         if let Some(l) = self.learned.as_mut() {
             l.learn(w, normal, measured.as_ref());
@@ -334,8 +360,16 @@ impl Detector {
                     "{}: {} is {:.4} against a baseline of {:.4} ({:+.1} deviations)",
                     w.service_id, c.feature, c.value, c.baseline, c.deviation
                 ),
+                _ if st.adopted => format!(
+                    "{}: anomalous for {:.1} h, so its current level was taken as its new normal (detector.adopt_after_s)",
+                    w.service_id,
+                    self.cfg.adopt_after_s as f64 / 3600.0
+                ),
                 _ => format!("{}: back within its baseline", w.service_id),
             };
+            if !firing {
+                st.adopted = false;
+            }
             out.emit(DetectorOut::Alert(Alert {
                 schema_version: homeostat_schemas::SCHEMA_VERSION,
                 id: homeostat_schemas::stable_id("alert", &[w.id.as_bytes(), &[u8::from(firing)]]),

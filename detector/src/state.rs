@@ -12,6 +12,13 @@ use crate::DetectorConfig;
 pub struct AlertState {
     /// True while the alert fires.
     pub firing: bool,
+    /// When (event time) the alert began firing; cleared once its level has been taken as the
+    /// service's new normal (see `DetectorConfig::adopt_after_s`).
+    #[serde(default)]
+    pub firing_since: Option<Timestamp>,
+    /// The firing alert's level has been taken as the service's new normal; its resolution says so.
+    #[serde(default)]
+    pub adopted: bool,
     above: u32,
     below: u32,
     recent: VecDeque<(Timestamp, f64)>,
@@ -36,15 +43,31 @@ impl AlertState {
         }
         if !self.firing && self.above >= cfg.fire_after {
             self.firing = true;
+            self.firing_since = Some(t);
             self.below = 0;
             return Some(Wire::Firing);
         }
         if self.firing && self.below >= cfg.resolve_after {
             self.firing = false;
+            self.firing_since = None;
             self.above = 0;
             return Some(Wire::Resolved);
         }
         None
+    }
+
+    /// Whether a firing alert has now lasted `adopt_after_s` (0: never), so that the service's
+    /// current level is to be taken as its new normal. True once per alert.
+    pub fn take_adoption(&mut self, t: Timestamp, cfg: &DetectorConfig) -> bool {
+        let after_ms = i64::try_from(cfg.adopt_after_s.saturating_mul(1000)).unwrap_or(i64::MAX);
+        match self.firing_since {
+            Some(since) if cfg.adopt_after_s > 0 && t.saturating_sub(since) >= after_ms => {
+                self.firing_since = None;
+                self.adopted = true;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Least-squares slope of the health score over the recent windows, per minute.

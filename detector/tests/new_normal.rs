@@ -1,0 +1,129 @@
+//! A lasting change (a release that needs more memory and answers more slowly, say) is an
+//! incident at first. Once its alert has fired for `adopt_after_s`, the service's current level
+//! is taken as its new normal: the alert resolves, saying so, and later faults are measured from
+//! the new level. With `adopt_after_s = 0` the alert stays firing for as long as the change lasts.
+
+use homeostat_detector::fixtures::window;
+use homeostat_detector::learned::LearnedConfig;
+use homeostat_detector::{Detector, DetectorConfig, DetectorOut};
+use homeostat_schemas::{Alert, AlertState};
+use runtime::{Emitter, StageContext};
+
+/// Windows are 10 s apart: 180 windows are 30 minutes.
+const ADOPT_AFTER_S: u64 = 1800;
+const STEP_AT: i64 = 400;
+const SPIKE: std::ops::Range<i64> = 1200..1230;
+const END: i64 = 1500;
+
+/// Service "c" steps up for good at `STEP_AT` (fault 0.5: latency 2.5×, memory and errors up),
+/// and has a further fault on top of that during `SPIKE`; "a" and "b" stay healthy.
+fn run(adopt_after_s: u64) -> Vec<Alert> {
+    let cfg = DetectorConfig {
+        adopt_after_s,
+        learned: LearnedConfig {
+            train_every: 150,
+            ..LearnedConfig::default()
+        },
+        ..DetectorConfig::default()
+    };
+    let mut d = Detector::new(cfg, &StageContext::new("detector")).expect("build");
+    let mut em = Emitter::default();
+    for t in 0..END {
+        let fault = match t {
+            _ if SPIKE.contains(&t) => 1.5,
+            _ if t >= STEP_AT => 0.5,
+            _ => 0.0,
+        };
+        let batch = vec![
+            window("a", 1.0, t, 1, 0.0),
+            window("b", 4.0, t, 2, 0.0),
+            window("c", 2.0, t, 3, fault),
+        ];
+        d.handle_batch(&batch, &mut em);
+    }
+    em.drain()
+        .into_iter()
+        .filter_map(|o| match o {
+            DetectorOut::Alert(a) => Some(a),
+            DetectorOut::Score(_) => None,
+        })
+        .collect()
+}
+
+/// Window index of an alert (the fixture's windows start at 1.7e12 ms, 10 s apart).
+fn index(a: &Alert) -> i64 {
+    (a.event_time - 1_700_000_000_000) / 10_000
+}
+
+#[test]
+fn a_lasting_change_becomes_the_new_normal_and_later_faults_are_measured_from_it() {
+    let alerts = run(ADOPT_AFTER_S);
+    let seen: Vec<(String, AlertState, i64, String)> = alerts
+        .iter()
+        .map(|a| (a.service_id.clone(), a.state, index(a), a.summary.clone()))
+        .collect();
+    assert!(
+        alerts.iter().all(|a| a.service_id == "c"),
+        "only the changed service alerts: {seen:?}"
+    );
+    assert_eq!(
+        alerts.len(),
+        4,
+        "the step and the later fault, each fired and resolved once: {seen:?}"
+    );
+
+    let (step, adopted, spike, over) = (&alerts[0], &alerts[1], &alerts[2], &alerts[3]);
+    assert_eq!(step.state, AlertState::Firing);
+    assert!(
+        (STEP_AT..STEP_AT + 5).contains(&index(step)),
+        "the step fires at once: {seen:?}"
+    );
+
+    // Resolved once the alert has lasted ADOPT_AFTER_S and the service has warmed up again (its
+    // scores are 0 while it does; the alert resolves after `resolve_after` calm windows).
+    assert_eq!(adopted.state, AlertState::Resolved);
+    let adopt_at = index(step) + (ADOPT_AFTER_S / 10) as i64;
+    assert!(
+        (adopt_at..adopt_at + 40).contains(&index(adopted)),
+        "resolved about {ADOPT_AFTER_S} s after it fired: {seen:?}"
+    );
+    assert!(
+        adopted.summary.contains("new normal"),
+        "the resolution says why: {}",
+        adopted.summary
+    );
+
+    // A fault on top of the new level is a new incident, measured from the new level, and it
+    // resolves as any fault does.
+    assert_eq!(spike.state, AlertState::Firing);
+    assert!(
+        (SPIKE.start..SPIKE.start + 5).contains(&index(spike)),
+        "the later fault fires at once: {seen:?}"
+    );
+    assert!(
+        spike
+            .explanation
+            .iter()
+            .any(|c| c.feature.starts_with("latency") || c.feature.starts_with("memory")),
+        "explained by what moved: {:?}",
+        spike.explanation
+    );
+    assert_eq!(over.state, AlertState::Resolved);
+    assert!(
+        (SPIKE.end..SPIKE.end + 20).contains(&index(over)),
+        "it resolves soon after the fault ends: {seen:?}"
+    );
+    assert!(over.summary.contains("back within its baseline"), "{}", over.summary);
+}
+
+#[test]
+fn with_adoption_off_a_lasting_change_alerts_for_as_long_as_it_lasts() {
+    let alerts = run(0);
+    let seen: Vec<(String, AlertState, i64)> = alerts
+        .iter()
+        .map(|a| (a.service_id.clone(), a.state, index(a)))
+        .collect();
+    assert_eq!(alerts.len(), 1, "fired once and never resolved: {seen:?}");
+    assert_eq!(alerts[0].service_id, "c");
+    assert_eq!(alerts[0].state, AlertState::Firing);
+}
