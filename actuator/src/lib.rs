@@ -155,6 +155,9 @@ struct Open {
     kind: IncidentKind,
     calm: u32,
     predicted: bool,
+    /// The calm windows came while the detector was learning the service's levels afresh: it
+    /// took a lasting change as the service's new normal (`detector.adopt_after_s`).
+    rebaselined: bool,
 }
 
 /// The actuator stage.
@@ -217,6 +220,7 @@ impl Actuator {
                     kind: IncidentKind::parse(&kind).unwrap_or(IncidentKind::Anomaly),
                     calm: 0,
                     predicted: false,
+                    rebaselined: false,
                 },
             );
         }
@@ -360,6 +364,7 @@ impl Actuator {
                 kind,
                 calm: 0,
                 predicted,
+                rebaselined: false,
             },
         );
         Ok(())
@@ -400,6 +405,7 @@ impl Actuator {
             None => {}
             Some(o) if a.alerting || a.anomaly_score >= 0.5 => {
                 o.calm = 0;
+                o.rebaselined = false;
                 let (id, predicted) = (o.id.clone(), o.predicted);
                 store::touch_incident(&self.pool, &id, a.event_time, a.anomaly_score)
                     .await
@@ -420,10 +426,16 @@ impl Actuator {
             }
             Some(o) => {
                 o.calm += 1;
+                o.rebaselined |= a.warming_up;
                 // A predicted incident resolves once the forecast clears (see on_prediction), not on calm scores.
                 if o.calm >= self.cfg.resolve_after_windows && !o.predicted {
                     let (id, kind) = (o.id.clone(), o.kind);
-                    self.resolve(&a.service_id, &id, kind, a.event_time, out).await?;
+                    let why = if o.rebaselined {
+                        "the detector took the service's lasting change as its new normal"
+                    } else {
+                        "indicators back within baseline"
+                    };
+                    self.resolve(&a.service_id, &id, kind, a.event_time, why, out).await?;
                 }
             }
         }
@@ -436,9 +448,10 @@ impl Actuator {
         id: &str,
         kind: IncidentKind,
         t: i64,
+        why: &str,
         out: &mut Emitter<ActuatorOut>,
     ) -> Result<(), StageError> {
-        store::resolve_incident(&self.pool, id, t, "indicators back within baseline")
+        store::resolve_incident(&self.pool, id, t, why)
             .await
             .map_err(transient)?;
         if let (Some(am), Some((svc, k, summary))) = (&self.alertmanager, self.escalated.remove(id)) {
@@ -468,7 +481,7 @@ impl Actuator {
             kind,
             status: IncidentStatus::Resolved,
             severity: Severity::Warning,
-            summary: "indicators back within baseline".into(),
+            summary: why.into(),
             predicted: false,
             explanation: Vec::new(),
         }));

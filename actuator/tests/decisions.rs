@@ -504,3 +504,43 @@ async fn a_restart_does_not_reset_the_hourly_budget() {
     assert_eq!(s[0].0, "blocked", "{s:?}");
     assert!(s[0].1.contains("hourly action budget spent (2 actions)"), "{s:?}");
 }
+
+#[tokio::test]
+async fn an_incident_the_detector_rebaselined_says_so_when_it_resolves() {
+    let (mut a, pool) = actuator(ActionMode::DryRun, "rebaselined").await;
+    let calm = |svc: &str, t: i64, warming_up: bool| {
+        let ActuatorIn::Anomaly(mut s) = anomaly(svc, t, false, "memory_max_ratio") else {
+            unreachable!("anomaly() builds an anomaly score")
+        };
+        s.warming_up = warming_up;
+        s.anomaly_score = 0.0;
+        ActuatorIn::Anomaly(s)
+    };
+    // "orders" changed for good, and the detector took its level as the new normal: its scores
+    // come while it learns the service's levels afresh (warming up). "billing" simply recovered.
+    for (svc, warming_up) in [("orders", true), ("billing", false)] {
+        feed(&mut a, vec![anomaly(svc, 100_000, true, "memory_max_ratio")]).await;
+        let calm: Vec<ActuatorIn> = (1..=6).map(|k| calm(svc, 100_000 + k * 10_000, warming_up)).collect();
+        feed(&mut a, calm).await;
+    }
+    let resolved = |svc: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query(
+                "SELECT e.detail FROM incident_events e JOIN incidents i ON i.id = e.incident_id
+                 WHERE i.service_id = $1 AND e.kind = 'resolved' AND i.status = 'resolved'",
+            )
+            .bind(svc)
+            .fetch_one(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("{svc}'s incident resolved: {e}"))
+            .try_get::<String, _>("detail")
+            .expect("detail")
+        }
+    };
+    assert_eq!(
+        resolved("orders").await,
+        "the detector took the service's lasting change as its new normal"
+    );
+    assert_eq!(resolved("billing").await, "indicators back within baseline");
+}
