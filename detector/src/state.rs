@@ -59,6 +59,10 @@ impl AlertState {
     /// Whether a firing alert has now lasted `adopt_after_s` (0: never), so that the service's
     /// current level is to be taken as its new normal. True once per alert.
     pub fn take_adoption(&mut self, t: Timestamp, cfg: &DetectorConfig) -> bool {
+        if self.firing && self.firing_since.is_none() && !self.adopted {
+            // Restored from a checkpoint written before alerts kept their start: count from now.
+            self.firing_since = Some(t);
+        }
         let after_ms = i64::try_from(cfg.adopt_after_s.saturating_mul(1000)).unwrap_or(i64::MAX);
         match self.firing_since {
             Some(since) if cfg.adopt_after_s > 0 && t.saturating_sub(since) >= after_ms => {
@@ -112,5 +116,38 @@ mod tests {
         assert_eq!(s.observe(0.2, 6, &cfg), None);
         assert_eq!(s.observe(0.2, 7, &cfg), None);
         assert_eq!(s.observe(0.2, 8, &cfg), Some(Wire::Resolved));
+    }
+
+    #[test]
+    fn a_firing_alert_is_adopted_once_after_adopt_after_s() {
+        let cfg = DetectorConfig {
+            fire_after: 1,
+            adopt_after_s: 60,
+            ..DetectorConfig::default()
+        };
+        let mut s = AlertState::default();
+        assert!(!s.take_adoption(0, &cfg), "nothing fires");
+        assert_eq!(s.observe(0.9, 1_000, &cfg), Some(Wire::Firing));
+        assert!(!s.take_adoption(60_999, &cfg), "59.999 s: not yet");
+        assert!(s.take_adoption(61_000, &cfg));
+        assert!(s.adopted);
+        assert!(!s.take_adoption(200_000, &cfg), "once per alert");
+        for t in 0..6 {
+            s.observe(0.0, 210_000 + t, &cfg);
+        }
+        assert!(!s.firing, "it resolves on calm windows as any alert does");
+        let off = DetectorConfig {
+            adopt_after_s: 0,
+            ..cfg.clone()
+        };
+        let mut s = AlertState::default();
+        s.observe(0.9, 0, &off);
+        assert!(!s.take_adoption(i64::MAX, &off), "0: never");
+        // A firing alert restored from a checkpoint that did not keep its start counts from the
+        // first window after the restart.
+        let mut s: AlertState =
+            serde_json::from_str(r#"{"firing":true,"above":3,"below":0,"recent":[]}"#).expect("old state");
+        assert!(!s.take_adoption(500_000, &cfg));
+        assert!(s.take_adoption(560_000, &cfg));
     }
 }
