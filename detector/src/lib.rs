@@ -367,9 +367,6 @@ impl Detector {
                 ),
                 _ => format!("{}: back within its baseline", w.service_id),
             };
-            if !firing {
-                st.adopted = false;
-            }
             out.emit(DetectorOut::Alert(Alert {
                 schema_version: homeostat_schemas::SCHEMA_VERSION,
                 id: homeostat_schemas::stable_id("alert", &[w.id.as_bytes(), &[u8::from(firing)]]),

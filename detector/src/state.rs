@@ -16,7 +16,8 @@ pub struct AlertState {
     /// service's new normal (see `DetectorConfig::adopt_after_s`).
     #[serde(default)]
     pub firing_since: Option<Timestamp>,
-    /// The firing alert's level has been taken as the service's new normal; its resolution says so.
+    /// The alert's level was taken as the service's new normal (its resolution says so); cleared
+    /// when the next alert fires.
     #[serde(default)]
     pub adopted: bool,
     above: u32,
@@ -44,6 +45,7 @@ impl AlertState {
         if !self.firing && self.above >= cfg.fire_after {
             self.firing = true;
             self.firing_since = Some(t);
+            self.adopted = false;
             self.below = 0;
             return Some(Wire::Firing);
         }
