@@ -155,8 +155,9 @@ struct Open {
     kind: IncidentKind,
     calm: u32,
     predicted: bool,
-    /// The calm windows came while the detector was learning the service's levels afresh: it
-    /// took a lasting change as the service's new normal (`detector.adopt_after_s`).
+    /// Calm windows came while the detector was learning the service's levels afresh (warming
+    /// up): it took a lasting change as the service's new normal (`detector.adopt_after_s`), or
+    /// it restarted without its checkpoint. The scores do not say which.
     rebaselined: bool,
 }
 
@@ -431,7 +432,7 @@ impl Actuator {
                 if o.calm >= self.cfg.resolve_after_windows && !o.predicted {
                     let (id, kind) = (o.id.clone(), o.kind);
                     let why = if o.rebaselined {
-                        "the detector took the service's lasting change as its new normal"
+                        "the detector learned the service's baseline afresh: a lasting change taken as its new normal, or a restart without its models"
                     } else {
                         "indicators back within baseline"
                     };

@@ -540,7 +540,7 @@ async fn an_incident_the_detector_rebaselined_says_so_when_it_resolves() {
     };
     assert_eq!(
         resolved("orders").await,
-        "the detector took the service's lasting change as its new normal"
+        "the detector learned the service's baseline afresh: a lasting change taken as its new normal, or a restart without its models"
     );
     assert_eq!(resolved("billing").await, "indicators back within baseline");
 }
