@@ -60,7 +60,8 @@ pub struct DetectorConfig {
     /// Seconds an alert may fire before the service's current level is taken as its new normal
     /// (0: never). Its baselines then start afresh from its next windows, as a new service's do,
     /// so the alert resolves; its tails and the fleet's models are kept. A lasting change (a
-    /// release that needs more memory, a traffic level that doubled) otherwise alerts for ever.
+    /// release that needs more memory, a traffic level that doubled) otherwise alerts for as long as
+    /// it lasts.
     pub adopt_after_s: u64,
     /// The learned models.
     pub learned: learned::LearnedConfig,
