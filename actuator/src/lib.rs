@@ -161,6 +161,19 @@ struct Open {
     rebaselined: bool,
 }
 
+impl Open {
+    /// A newly opened (or, after a restart, reloaded) incident: no calm windows counted yet.
+    fn new(id: String, kind: IncidentKind, predicted: bool) -> Self {
+        Self {
+            id,
+            kind,
+            calm: 0,
+            predicted,
+            rebaselined: false,
+        }
+    }
+}
+
 /// The actuator stage.
 pub struct Actuator {
     cfg: ActuatorConfig,
@@ -214,16 +227,8 @@ impl Actuator {
             .await
             .map_err(|e| BuildError::Unavailable(e.to_string()))?
         {
-            open.insert(
-                svc,
-                Open {
-                    id,
-                    kind: IncidentKind::parse(&kind).unwrap_or(IncidentKind::Anomaly),
-                    calm: 0,
-                    predicted: false,
-                    rebaselined: false,
-                },
-            );
+            let kind = IncidentKind::parse(&kind).unwrap_or(IncidentKind::Anomaly);
+            open.insert(svc, Open::new(id, kind, false));
         }
         // Actions under verification and remedies tried, as a previous actuator left them.
         #[derive(serde::Deserialize, Default)]
@@ -358,16 +363,7 @@ impl Actuator {
         if let Some(strategy) = strategy {
             self.act(&id, service, kind, strategy, t, &summary, false, out).await?;
         }
-        self.open.insert(
-            service.to_owned(),
-            Open {
-                id,
-                kind,
-                calm: 0,
-                predicted,
-                rebaselined: false,
-            },
-        );
+        self.open.insert(service.to_owned(), Open::new(id, kind, predicted));
         Ok(())
     }
 

@@ -55,13 +55,18 @@ fn index(a: &Alert) -> i64 {
     (a.event_time - 1_700_000_000_000) / 10_000
 }
 
+/// The alerts as (service, state, window index, summary), for failure messages.
+fn seen(alerts: &[Alert]) -> Vec<(String, AlertState, i64, String)> {
+    alerts
+        .iter()
+        .map(|a| (a.service_id.clone(), a.state, index(a), a.summary.clone()))
+        .collect()
+}
+
 #[test]
 fn a_lasting_change_becomes_the_new_normal_and_later_faults_are_measured_from_it() {
     let alerts = run(ADOPT_AFTER_S);
-    let seen: Vec<(String, AlertState, i64, String)> = alerts
-        .iter()
-        .map(|a| (a.service_id.clone(), a.state, index(a), a.summary.clone()))
-        .collect();
+    let seen = seen(&alerts);
     assert!(
         alerts.iter().all(|a| a.service_id == "c"),
         "only the changed service alerts: {seen:?}"
@@ -119,10 +124,7 @@ fn a_lasting_change_becomes_the_new_normal_and_later_faults_are_measured_from_it
 #[test]
 fn with_adoption_off_a_lasting_change_alerts_for_as_long_as_it_lasts() {
     let alerts = run(0);
-    let seen: Vec<(String, AlertState, i64)> = alerts
-        .iter()
-        .map(|a| (a.service_id.clone(), a.state, index(a)))
-        .collect();
+    let seen = seen(&alerts);
     assert_eq!(alerts.len(), 1, "fired once and never resolved: {seen:?}");
     assert_eq!(alerts[0].service_id, "c");
     assert_eq!(alerts[0].state, AlertState::Firing);
