@@ -21,7 +21,7 @@ use std::collections::HashMap;
 
 use homeostat_schemas::{
     ActionCommand, ActionMode, ActionResult, AnomalyScore, Contribution, FeatureWindow, IncidentEvent, IncidentKind,
-    IncidentStatus, Prediction, Severity, stable_id, topics,
+    IncidentStatus, Prediction, Severity, Warmup, stable_id, topics,
 };
 use runtime::codec::{DecodeError, Input, Output, SourceRecord, decode_json, encode_json};
 use runtime::{BuildError, Counter, Emitter, Stage, StageContext, StageError};
@@ -155,10 +155,27 @@ struct Open {
     kind: IncidentKind,
     calm: u32,
     predicted: bool,
-    /// Calm windows came while the detector was learning the service's levels afresh (warming
-    /// up): it took a lasting change as the service's new normal (`detector.adopt_after_s`), or
-    /// it restarted without its checkpoint. The scores do not say which.
-    rebaselined: bool,
+    /// `Some(why)` once calm windows came while the detector was learning the service's levels
+    /// afresh (warming up); `why` is the reason the scores gave (`None` from a detector older
+    /// than the `warmup` field).
+    rebaselined: Option<Option<Warmup>>,
+}
+
+/// Why an incident resolved on calm windows, given whether (and why) the detector was learning
+/// the service's baseline afresh meanwhile.
+fn resolution(rebaselined: Option<Option<Warmup>>) -> &'static str {
+    match rebaselined {
+        None => "indicators back within baseline",
+        Some(Some(Warmup::NewNormal)) => {
+            "the detector took the service's lasting change as its new normal (detector.adopt_after_s) and learned its baseline afresh"
+        }
+        Some(Some(Warmup::New)) => {
+            "the detector learned the service's baseline afresh: it had none for it, as after a restart without its checkpoint"
+        }
+        Some(None) => {
+            "the detector learned the service's baseline afresh: a lasting change taken as its new normal, or a restart without its models"
+        }
+    }
 }
 
 impl Open {
@@ -169,7 +186,7 @@ impl Open {
             kind,
             calm: 0,
             predicted,
-            rebaselined: false,
+            rebaselined: None,
         }
     }
 }
@@ -375,6 +392,8 @@ impl Actuator {
                 ("anomaly_score", a.anomaly_score),
                 ("health_score", a.health_score),
                 ("degradation_trend", a.degradation_trend),
+                // 1 while the detector learns the service's baseline: its scores are 0 then, not "healthy".
+                ("warming_up", f64::from(u8::from(a.warming_up))),
             ],
             a.event_time,
         ) {
@@ -402,7 +421,7 @@ impl Actuator {
             None => {}
             Some(o) if a.alerting || a.anomaly_score >= 0.5 => {
                 o.calm = 0;
-                o.rebaselined = false;
+                o.rebaselined = None;
                 let (id, predicted) = (o.id.clone(), o.predicted);
                 store::touch_incident(&self.pool, &id, a.event_time, a.anomaly_score)
                     .await
@@ -423,15 +442,14 @@ impl Actuator {
             }
             Some(o) => {
                 o.calm += 1;
-                o.rebaselined |= a.warming_up;
+                if a.warming_up {
+                    // A reason, once given, is kept: later windows of the same warm-up may not repeat it.
+                    o.rebaselined = Some(a.warmup.or(o.rebaselined.flatten()));
+                }
                 // A predicted incident resolves once the forecast clears (see on_prediction), not on calm scores.
                 if o.calm >= self.cfg.resolve_after_windows && !o.predicted {
                     let (id, kind) = (o.id.clone(), o.kind);
-                    let why = if o.rebaselined {
-                        "the detector learned the service's baseline afresh: a lasting change taken as its new normal, or a restart without its models"
-                    } else {
-                        "indicators back within baseline"
-                    };
+                    let why = resolution(o.rebaselined);
                     self.resolve(&a.service_id, &id, kind, a.event_time, why, out).await?;
                 }
             }

@@ -136,6 +136,7 @@ async fn the_actuator_pages_people_for_an_unclear_anomaly_and_ends_the_page_on_r
             health_score: if alerting { 0.1 } else { 0.95 },
             degradation_trend: 0.0,
             warming_up: false,
+            warmup: None,
             alerting,
             top_features: Vec::new(),
         })

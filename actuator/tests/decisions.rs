@@ -6,7 +6,7 @@
 mod common;
 
 use homeostat_actuator::{Actuator, ActuatorConfig, ActuatorIn, ActuatorOut, approvals, store};
-use homeostat_schemas::{ActionMode, AnomalyScore, Contribution};
+use homeostat_schemas::{ActionMode, AnomalyScore, Contribution, Warmup};
 use runtime::{Emitter, Stage, StageContext};
 use sqlx::Row;
 
@@ -33,6 +33,7 @@ fn anomaly(svc: &str, t: i64, alerting: bool, feature: &str) -> ActuatorIn {
         health_score: if alerting { 0.05 } else { 0.95 },
         degradation_trend: 0.0,
         warming_up: false,
+        warmup: None,
         alerting,
         top_features: vec![Contribution {
             feature: feature.into(),
@@ -508,19 +509,28 @@ async fn a_restart_does_not_reset_the_hourly_budget() {
 #[tokio::test]
 async fn an_incident_the_detector_rebaselined_says_so_when_it_resolves() {
     let (mut a, pool) = actuator(ActionMode::DryRun, "rebaselined").await;
-    let calm = |svc: &str, t: i64, warming_up: bool| {
+    let calm = |svc: &str, t: i64, warmup: Option<Option<Warmup>>| {
         let ActuatorIn::Anomaly(mut s) = anomaly(svc, t, false, "memory_max_ratio") else {
             unreachable!("anomaly() builds an anomaly score")
         };
-        s.warming_up = warming_up;
+        s.warming_up = warmup.is_some();
+        s.warmup = warmup.flatten();
         s.anomaly_score = 0.0;
         ActuatorIn::Anomaly(s)
     };
     // "orders" changed for good, and the detector took its level as the new normal: its scores
-    // come while it learns the service's levels afresh (warming up). "billing" simply recovered.
-    for (svc, warming_up) in [("orders", true), ("billing", false)] {
+    // come while it learns the service's levels afresh, saying why. "carts" calmed while a
+    // detector that lost its checkpoint learned it anew. "legacy" calmed while a detector too old
+    // to say why was warming up. "billing" simply recovered.
+    let cases = [
+        ("orders", Some(Some(Warmup::NewNormal))),
+        ("carts", Some(Some(Warmup::New))),
+        ("legacy", Some(None)),
+        ("billing", None),
+    ];
+    for (svc, warmup) in cases {
         feed(&mut a, vec![anomaly(svc, 100_000, true, "memory_max_ratio")]).await;
-        let calm: Vec<ActuatorIn> = (1..=6).map(|k| calm(svc, 100_000 + k * 10_000, warming_up)).collect();
+        let calm: Vec<ActuatorIn> = (1..=6).map(|k| calm(svc, 100_000 + k * 10_000, warmup)).collect();
         feed(&mut a, calm).await;
     }
     let resolved = |svc: &'static str| {
@@ -540,6 +550,14 @@ async fn an_incident_the_detector_rebaselined_says_so_when_it_resolves() {
     };
     assert_eq!(
         resolved("orders").await,
+        "the detector took the service's lasting change as its new normal (detector.adopt_after_s) and learned its baseline afresh"
+    );
+    assert_eq!(
+        resolved("carts").await,
+        "the detector learned the service's baseline afresh: it had none for it, as after a restart without its checkpoint"
+    );
+    assert_eq!(
+        resolved("legacy").await,
         "the detector learned the service's baseline afresh: a lasting change taken as its new normal, or a restart without its models"
     );
     assert_eq!(resolved("billing").await, "indicators back within baseline");

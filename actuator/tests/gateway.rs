@@ -80,6 +80,7 @@ fn incident() -> Vec<ActuatorIn> {
         health_score: 0.03,
         degradation_trend: 0.0,
         warming_up: false,
+        warmup: None,
         alerting: true,
         top_features: vec![Contribution {
             feature: "error_rate".into(),

@@ -345,6 +345,11 @@ impl Detector {
             health_score: health,
             degradation_trend: st.trend_per_minute(),
             warming_up: warming,
+            warmup: warming.then_some(if st.adopted {
+                homeostat_schemas::Warmup::NewNormal
+            } else {
+                homeostat_schemas::Warmup::New
+            }),
             alerting: st.firing,
             top_features: fused.contributions.clone(),
         }));

@@ -6,7 +6,7 @@
 use homeostat_detector::fixtures::window;
 use homeostat_detector::learned::LearnedConfig;
 use homeostat_detector::{Detector, DetectorConfig, DetectorOut};
-use homeostat_schemas::{Alert, AlertState};
+use homeostat_schemas::{Alert, AlertState, AnomalyScore, Warmup};
 use runtime::{Emitter, StageContext};
 
 /// Windows are 10 s apart: 180 windows are 30 minutes.
@@ -16,8 +16,9 @@ const SPIKE: std::ops::Range<i64> = 1200..1230;
 const END: i64 = 1500;
 
 /// Service "c" steps up for good at `STEP_AT` (fault 0.5: latency 2.5×, memory and errors up),
-/// and has a further fault on top of that during `SPIKE`; "a" and "b" stay healthy.
-fn run(adopt_after_s: u64) -> Vec<Alert> {
+/// and has a further fault on top of that during `SPIKE`; "a" and "b" stay healthy. Returns the
+/// alerts and the scores.
+fn run(adopt_after_s: u64) -> (Vec<Alert>, Vec<AnomalyScore>) {
     let cfg = DetectorConfig {
         adopt_after_s,
         learned: LearnedConfig {
@@ -41,18 +42,37 @@ fn run(adopt_after_s: u64) -> Vec<Alert> {
         ];
         d.handle_batch(&batch, &mut em);
     }
-    em.drain()
-        .into_iter()
-        .filter_map(|o| match o {
-            DetectorOut::Alert(a) => Some(a),
-            DetectorOut::Score(_) => None,
-        })
-        .collect()
+    let (mut alerts, mut scores) = (Vec::new(), Vec::new());
+    for o in em.drain() {
+        match o {
+            DetectorOut::Alert(a) => alerts.push(a),
+            DetectorOut::Score(s) => scores.push(s),
+        }
+    }
+    (alerts, scores)
 }
 
-/// Window index of an alert (the fixture's windows start at 1.7e12 ms, 10 s apart).
+/// Window index of an event time (the fixture's windows start at 1.7e12 ms, 10 s apart).
+fn at(event_time: i64) -> i64 {
+    (event_time - 1_700_000_000_000) / 10_000
+}
+
+/// Window index of an alert.
 fn index(a: &Alert) -> i64 {
-    (a.event_time - 1_700_000_000_000) / 10_000
+    at(a.event_time)
+}
+
+/// The windows of `service` scored while warming up, as (first, last, why), one per warm-up.
+fn warmups(scores: &[AnomalyScore], service: &str) -> Vec<(i64, i64, Option<Warmup>)> {
+    let mut spans: Vec<(i64, i64, Option<Warmup>)> = Vec::new();
+    for s in scores.iter().filter(|s| s.service_id == service && s.warming_up) {
+        let t = at(s.event_time);
+        match spans.last_mut() {
+            Some((_, last, why)) if *last == t - 1 && *why == s.warmup => *last = t,
+            _ => spans.push((t, t, s.warmup)),
+        }
+    }
+    spans
 }
 
 /// The alerts as (service, state, window index, summary), for failure messages.
@@ -65,7 +85,7 @@ fn seen(alerts: &[Alert]) -> Vec<(String, AlertState, i64, String)> {
 
 #[test]
 fn a_lasting_change_becomes_the_new_normal_and_later_faults_are_measured_from_it() {
-    let alerts = run(ADOPT_AFTER_S);
+    let (alerts, scores) = run(ADOPT_AFTER_S);
     let seen = seen(&alerts);
     assert!(
         alerts.iter().all(|a| a.service_id == "c"),
@@ -119,11 +139,35 @@ fn a_lasting_change_becomes_the_new_normal_and_later_faults_are_measured_from_it
         "it resolves soon after the fault ends: {seen:?}"
     );
     assert!(over.summary.contains("back within its baseline"), "{}", over.summary);
+
+    // The scores say why the detector is warming up, so the actuator can tell an adopted change
+    // from a detector that lost its models: a service first seen warms up as new, and the changed
+    // service warms up again, as a new normal, from the adoption: its alert resolves meanwhile.
+    assert!(
+        scores.iter().all(|s| s.warming_up == s.warmup.is_some()),
+        "a reason exactly while warming up"
+    );
+    let c = warmups(&scores, "c");
+    assert_eq!(c.len(), 2, "warmed up twice: {c:?}");
+    assert_eq!((c[0].0, c[0].2), (0, Some(Warmup::New)), "{c:?}");
+    assert_eq!(c[1].2, Some(Warmup::NewNormal), "{c:?}");
+    assert!(
+        (adopt_at..adopt_at + 5).contains(&c[1].0) && (c[1].0..=c[1].1).contains(&index(adopted)),
+        "from the adoption, past the resolution at {}: {c:?}",
+        index(adopted)
+    );
+    for healthy in ["a", "b"] {
+        let w = warmups(&scores, healthy);
+        assert!(
+            w.len() == 1 && w[0].0 == 0 && w[0].2 == Some(Warmup::New),
+            "{healthy} warms up once, as new: {w:?}"
+        );
+    }
 }
 
 #[test]
 fn with_adoption_off_a_lasting_change_alerts_for_as_long_as_it_lasts() {
-    let alerts = run(0);
+    let (alerts, _) = run(0);
     let seen = seen(&alerts);
     assert_eq!(alerts.len(), 1, "fired once and never resolved: {seen:?}");
     assert_eq!(alerts[0].service_id, "c");

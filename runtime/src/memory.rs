@@ -207,6 +207,7 @@ mod tests {
                     health_score: 1.0,
                     degradation_trend: 0.0,
                     warming_up: false,
+                    warmup: None,
                     alerting: false,
                     top_features: Vec::new(),
                 });

@@ -40,10 +40,26 @@ pub struct AnomalyScore {
     pub degradation_trend: f64,
     /// True while the baseline is still being learned (no alert is raised then).
     pub warming_up: bool,
+    /// Why the baseline is being learned, while `warming_up` (absent otherwise, and from
+    /// detectors older than this field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<Warmup>,
     /// True when the alert for this service is firing after this window.
     pub alerting: bool,
     /// Top contributing features, largest deviation first.
     pub top_features: Vec<Contribution>,
+}
+
+/// Why the detector is learning a service's baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Warmup {
+    /// It has no baseline for the service: a service it has not seen before, or a detector that
+    /// started without its checkpoint.
+    New,
+    /// The service's alert lasted `detector.adopt_after_s`, so its current level is being learned
+    /// as its new normal.
+    NewNormal,
 }
 
 /// Severity of an alert.

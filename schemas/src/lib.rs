@@ -17,7 +17,7 @@ pub mod telemetry;
 pub mod topics;
 
 pub use action::{ActionCommand, ActionMode, ActionResult, ActionStatus, Strategy};
-pub use anomaly::{Alert, AlertState, AnomalyScore, Contribution, Severity};
+pub use anomaly::{Alert, AlertState, AnomalyScore, Contribution, Severity, Warmup};
 pub use catalogue::{FEATURE_COUNT, FEATURES, Feature, FeatureId};
 pub use dlq::DeadLetter;
 pub use features::FeatureWindow;

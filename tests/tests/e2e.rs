@@ -293,6 +293,28 @@ async fn memory_leak_end_to_end_over_kafka_postgres_and_influxdb() {
         vec!["catalog", "checkout", "payments", "search"],
         "services with feature points in InfluxDB"
     );
+    // Scores too, marked while the detector was still learning each service's baseline.
+    let q = "SELECT max(warming_up), min(warming_up), max(anomaly_score) FROM homeostat_scores";
+    let text = client
+        .get(format!("{INFLUX}/query"))
+        .query(&[("db", run.as_str()), ("q", q)])
+        .send()
+        .await
+        .expect("query InfluxDB")
+        .text()
+        .await
+        .unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    let row = &v["results"][0]["series"][0]["values"][0];
+    assert_eq!(
+        (row[1].as_f64(), row[2].as_f64()),
+        (Some(1.0), Some(0.0)),
+        "homeostat_scores has warm-up windows and scored ones: {text}"
+    );
+    assert!(
+        row[3].as_f64().is_some_and(|m| m > 0.5),
+        "and the leak's high scores: {text}"
+    );
 
     // Graceful shutdown on SIGTERM: every stage exits 0.
     for p in &mut stages {

@@ -212,6 +212,7 @@ pub fn alert(svc: &str, t: i64, feature: &str, value: f64, baseline: f64) -> hom
         health_score: 0.05,
         degradation_trend: 0.0,
         warming_up: false,
+        warmup: None,
         alerting: true,
         top_features: vec![homeostat_schemas::Contribution {
             feature: feature.into(),
