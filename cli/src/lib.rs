@@ -2,6 +2,7 @@
 
 pub mod demo;
 pub mod incidents;
+pub mod models;
 pub mod nab;
 pub mod sim_cmd;
 pub mod view;

@@ -130,6 +130,22 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Show what the detector's current checkpoint holds: the models' version, training span,
+    /// shapes and hold-out metrics, and each service's baseline windows and alert state (firing,
+    /// since when; warming up; a lasting change taken as its new normal). Reads the checkpoint
+    /// directory only; the detector may be running.
+    Models {
+        /// The detector's `models_dir` (default: the one in the config, `state/detector`).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// TOML config merged over the defaults, as the detector was given (for `models_dir` and
+        /// `warmup_windows`).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The manifest as JSON instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// Evaluate detection quality.
     Eval {
         #[command(subcommand)]
@@ -433,6 +449,34 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&stats)?);
             } else {
                 print!("{}", incidents::strategies_table(&stats));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Models { dir, config, json } => {
+            let config = runtime::config::Config::from_process(config.as_deref())?;
+            let cfg: homeostat_detector::DetectorConfig = config.section("detector")?;
+            let dir = dir.unwrap_or_else(|| PathBuf::from(&cfg.models_dir));
+            if dir.as_os_str().is_empty() {
+                eprintln!("no models directory: detector.models_dir is empty (checkpoints are off); give --dir");
+                return Ok(ExitCode::FAILURE);
+            }
+            let Some((path, manifest)) = homeostat_detector::checkpoint::current(&dir)
+                .map_err(|e| anyhow::anyhow!("cannot read the checkpoint under {}: {e}", dir.display()))?
+            else {
+                eprintln!(
+                    "no checkpoint under {} yet: the detector writes one after each model promotion, every detector.checkpoint_every_s and when it stops",
+                    dir.display()
+                );
+                return Ok(ExitCode::FAILURE);
+            };
+            if json {
+                let v = serde_json::json!({ "checkpoint": path, "manifest": manifest });
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                print!(
+                    "{}",
+                    homeostat_cli::models::summary(&path, &manifest, cfg.warmup_windows, runtime::now_ms())
+                );
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -1,0 +1,122 @@
+//! `homeostat models`: what the detector's current checkpoint holds — the models' version,
+//! training span and hold-out metrics, and each service's baseline and alert state.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use homeostat_detector::checkpoint::Manifest;
+
+use crate::incidents::time;
+
+/// A duration in ms as a short human reading ("42 s", "17 min", "3.5 h", "2.1 d").
+pub fn span(ms: i64) -> String {
+    let s = ms.max(0) as f64 / 1000.0;
+    if s < 120.0 {
+        format!("{s:.0} s")
+    } else if s < 7200.0 {
+        format!("{:.0} min", s / 60.0)
+    } else if s < 172_800.0 {
+        format!("{:.1} h", s / 3600.0)
+    } else {
+        format!("{:.1} d", s / 86_400.0)
+    }
+}
+
+/// Render a checkpoint's manifest for people. `warmup` is the detector's `warmup_windows` (a
+/// service with fewer baseline windows is still warming up); `now_ms` is the wall clock.
+pub fn summary(path: &Path, m: &Manifest, warmup: usize, now_ms: i64) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "checkpoint {} (sequence {}), written {} ({} ago)",
+        path.display(),
+        m.sequence,
+        time(m.written_at_ms),
+        span(now_ms - m.written_at_ms)
+    );
+    if m.version == 0 {
+        let _ = writeln!(
+            s,
+            "models: none trained yet; services are scored by their robust baselines alone ({} normal windows collected towards the first training)",
+            m.since_train
+        );
+    } else {
+        let [from, to] = m.training_span_ms;
+        let _ = writeln!(
+            s,
+            "models: version {}, trained on {} windows from {} to {} ({}); {} normal windows since",
+            m.version,
+            m.trained_on,
+            time(from),
+            time(to),
+            span(to - from),
+            m.since_train
+        );
+        let mut shapes = Vec::new();
+        if let Some([hidden, code]) = m.autoencoder {
+            shapes.push(format!("autoencoder {} → {hidden} → {code} → {}", m.dim, m.dim));
+        }
+        if let Some([trees, sample]) = m.forest {
+            shapes.push(format!("isolation forest of {trees} trees on samples of {sample}"));
+        }
+        if !shapes.is_empty() {
+            let _ = writeln!(s, "  {}", shapes.join("; "));
+        }
+        let x = &m.metrics;
+        let _ = writeln!(
+            s,
+            "  on held-out windows: reconstruction error {:.3e}, isolation score {:.3}; last training loss {:.3e}; {} candidate{} rejected for replaying worse",
+            x.ae_holdout_mse,
+            x.forest_holdout_score,
+            x.ae_train_loss,
+            x.rejected,
+            if x.rejected == 1 { "" } else { "s" }
+        );
+    }
+    if m.services.is_empty() {
+        let _ = writeln!(s, "services: none seen yet");
+        return s;
+    }
+    let _ = writeln!(s, "services ({}):", m.services.len());
+    let width = m
+        .services
+        .iter()
+        .map(String::len)
+        .max()
+        .unwrap_or(0)
+        .max("service".len());
+    // The baseline learns only windows judged normal, so a failing service's count stands still.
+    let _ = writeln!(s, "  {:<width$}  {:>15}  alert", "service", "windows learned");
+    for (k, svc) in m.services.iter().enumerate() {
+        let windows = m.baseline_windows.get(k).copied().unwrap_or(0);
+        let alert = match m.alerts.get(svc) {
+            Some(a) if a.firing => match a.firing_since {
+                Some(t) => format!("FIRING since {}", time(t)),
+                None => "FIRING".to_owned(),
+            },
+            Some(a) if a.adopted => "quiet; its last alert's level was taken as its new normal".to_owned(),
+            _ => "quiet".to_owned(),
+        };
+        let warming = if windows < warmup {
+            format!(" (warming up: {windows} of {warmup} windows)")
+        } else {
+            String::new()
+        };
+        let _ = writeln!(s, "  {svc:<width$}  {windows:>15}  {alert}{warming}");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_read_in_sensible_units() {
+        assert_eq!(span(42_000), "42 s");
+        assert_eq!(span(17 * 60_000), "17 min");
+        assert_eq!(span(3 * 3_600_000 + 1_800_000), "3.5 h");
+        assert_eq!(span(50 * 3_600_000), "2.1 d");
+        assert_eq!(span(-5), "0 s");
+    }
+}

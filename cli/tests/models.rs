@@ -1,0 +1,103 @@
+//! `homeostat models`: what the detector's current checkpoint holds, read from a checkpoint a real
+//! detector wrote — models, training span, metrics, and each service's baseline and alert state.
+
+mod common;
+
+use homeostat_detector::fixtures::window;
+use homeostat_detector::learned::LearnedConfig;
+use homeostat_detector::{Detector, DetectorConfig};
+use homeostat_schemas::FeatureWindow;
+use runtime::{Emitter, StageContext};
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("homeostat-models-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// A detector on `dir` that saw 400 windows of "api" and "web" (its models trained), the last 40
+/// of them with "web" failing, and the last 10 of a new service "jobs"; then checkpointed.
+fn checkpointed(dir: &std::path::Path) {
+    let cfg = DetectorConfig {
+        models_dir: dir.display().to_string(),
+        checkpoint_every_s: 3600,
+        learned: LearnedConfig {
+            train_every: 150,
+            ..LearnedConfig::default()
+        },
+        ..DetectorConfig::default()
+    };
+    let mut d = Detector::new(cfg, &StageContext::new("detector")).expect("build");
+    let mut em = Emitter::default();
+    for t in 0..400 {
+        let mut batch: Vec<FeatureWindow> = vec![
+            window("api", 1.0, t, 1, 0.0),
+            window("web", 4.0, t, 2, if t >= 360 { 1.5 } else { 0.0 }),
+        ];
+        if t >= 390 {
+            batch.push(window("jobs", 2.0, t, 3, 0.0));
+        }
+        d.handle_batch(&batch, &mut em);
+    }
+    d.checkpoint().expect("checkpoint");
+}
+
+#[test]
+fn models_summarizes_the_current_checkpoint() {
+    let dir = tempdir("summary");
+    checkpointed(&dir);
+    let dir_s = dir.display().to_string();
+    let (ok, out, err) = common::homeostat(&["models", "--dir", &dir_s]);
+    assert!(ok, "{err}");
+    let line = |start: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(start))
+            .unwrap_or_else(|| panic!("no line starting {start:?} in:\n{out}"))
+            .to_owned()
+    };
+    assert!(line("checkpoint").contains("ckpt-"), "{out}");
+    let models = line("models:");
+    assert!(
+        models.contains("version ") && models.contains("trained on ") && models.contains(" windows from "),
+        "{out}"
+    );
+    assert!(line("autoencoder").contains("isolation forest of"), "{out}");
+    assert!(line("on held-out windows").contains("reconstruction error"), "{out}");
+    assert!(line("services (3)").ends_with(':'), "{out}");
+    assert!(line("api ").ends_with(" quiet"), "{out}");
+    assert!(
+        line("web ").contains("FIRING since 2023-11-14T"),
+        "the failing service's alert and when it began (the fixture's clock starts 2023-11-14):\n{out}"
+    );
+    assert!(
+        line("jobs ").contains("warming up: 10 of 30 windows"),
+        "a service seen for 10 windows is still warming up:\n{out}"
+    );
+
+    let (ok, json, err) = common::homeostat(&["models", "--dir", &dir_s, "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert!(v["manifest"]["version"].as_u64().is_some_and(|n| n >= 1), "{json}");
+    assert_eq!(v["manifest"]["alerts"]["web"]["firing"], true, "{json}");
+    assert!(v["checkpoint"].as_str().is_some_and(|p| p.contains("ckpt-")), "{json}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn models_says_plainly_when_there_is_no_checkpoint() {
+    let dir = tempdir("empty");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let (ok, _, err) = common::homeostat(&["models", "--dir", &dir.display().to_string()]);
+    assert!(!ok);
+    assert!(
+        err.contains("no checkpoint under") && err.contains("checkpoint_every_s"),
+        "{err}"
+    );
+
+    // A checkpoint that cannot be read is an error naming it, not an empty summary.
+    std::fs::write(dir.join("CURRENT"), "ckpt-000001").expect("write");
+    let (ok, _, err) = common::homeostat(&["models", "--dir", &dir.display().to_string()]);
+    assert!(!ok);
+    assert!(err.contains("cannot read the checkpoint under"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
