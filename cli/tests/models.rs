@@ -3,8 +3,7 @@
 
 mod common;
 
-use homeostat_detector::fixtures::window;
-use homeostat_detector::learned::LearnedConfig;
+use homeostat_detector::fixtures::{quick_training, window};
 use homeostat_detector::{Detector, DetectorConfig};
 use homeostat_schemas::FeatureWindow;
 use runtime::{Emitter, StageContext};
@@ -21,11 +20,7 @@ fn checkpointed(dir: &std::path::Path) {
     let cfg = DetectorConfig {
         models_dir: dir.display().to_string(),
         checkpoint_every_s: 3600,
-        learned: LearnedConfig {
-            train_every: 150,
-            ..LearnedConfig::default()
-        },
-        ..DetectorConfig::default()
+        ..quick_training()
     };
     let mut d = Detector::new(cfg, &StageContext::new("detector")).expect("build");
     let mut em = Emitter::default();

@@ -9,6 +9,18 @@ use homeostat_schemas::FeatureWindow;
 use crate::iforest::Rng;
 use crate::learned::{DIM, Learned, LearnedConfig};
 
+/// Detector settings for tests: the defaults, except that the learned models train every 150
+/// normal windows, so a few hundred windows of a small fleet train and promote them.
+pub fn quick_training() -> crate::DetectorConfig {
+    crate::DetectorConfig {
+        learned: LearnedConfig {
+            train_every: 150,
+            ..LearnedConfig::default()
+        },
+        ..crate::DetectorConfig::default()
+    }
+}
+
 /// Noise in [−1, 1), the same for the same `(t, stream)`.
 pub fn noise(t: i64, stream: u64) -> f64 {
     Rng::new(t as u64 * 131 + stream).unit() * 2.0 - 1.0

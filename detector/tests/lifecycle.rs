@@ -1,7 +1,7 @@
 //! The detector's model lifecycle: checkpoints restored on restart, candidates promoted only when
 //! they replay better, explanations carried by alerts, and clear errors for a broken checkpoint.
 
-use homeostat_detector::fixtures::window;
+use homeostat_detector::fixtures::{quick_training, window};
 use homeostat_detector::learned::{DIM, Learned, LearnedConfig};
 use homeostat_detector::{Detector, DetectorConfig, DetectorOut};
 use homeostat_schemas::{AlertState, FeatureWindow};
@@ -11,11 +11,7 @@ fn cfg(dir: &std::path::Path) -> DetectorConfig {
     DetectorConfig {
         models_dir: dir.display().to_string(),
         checkpoint_every_s: 3600,
-        learned: LearnedConfig {
-            train_every: 150,
-            ..LearnedConfig::default()
-        },
-        ..DetectorConfig::default()
+        ..quick_training()
     }
 }
 

@@ -3,8 +3,7 @@
 //! is taken as its new normal: the alert resolves, saying so, and later faults are measured from
 //! the new level. With `adopt_after_s = 0` the alert stays firing for as long as the change lasts.
 
-use homeostat_detector::fixtures::window;
-use homeostat_detector::learned::LearnedConfig;
+use homeostat_detector::fixtures::{quick_training, window};
 use homeostat_detector::{Detector, DetectorConfig, DetectorOut};
 use homeostat_schemas::{Alert, AlertState, AnomalyScore, Warmup};
 use runtime::{Emitter, StageContext};
@@ -21,11 +20,7 @@ const END: i64 = 1500;
 fn run(adopt_after_s: u64) -> (Vec<Alert>, Vec<AnomalyScore>) {
     let cfg = DetectorConfig {
         adopt_after_s,
-        learned: LearnedConfig {
-            train_every: 150,
-            ..LearnedConfig::default()
-        },
-        ..DetectorConfig::default()
+        ..quick_training()
     };
     let mut d = Detector::new(cfg, &StageContext::new("detector")).expect("build");
     let mut em = Emitter::default();
