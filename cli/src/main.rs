@@ -131,7 +131,7 @@ enum Cmd {
         json: bool,
     },
     /// Show what the detector's current checkpoint holds: the models' version, training span,
-    /// shapes and hold-out metrics, and each service's baseline windows and alert state (firing,
+    /// shapes and hold-out metrics, and each service's learned windows and alert state (firing,
     /// since when; warming up; a lasting change taken as its new normal). Reads the checkpoint
     /// directory only; the detector may be running.
     Models {
