@@ -20,6 +20,7 @@ pub mod checkpoint;
 pub mod fixtures;
 pub mod iforest;
 pub mod learned;
+pub mod rules;
 pub mod sequence;
 pub mod spot;
 mod state;
@@ -44,7 +45,9 @@ pub struct DetectorConfig {
     pub history_windows: usize,
     /// Robust deviation (in scaled MADs) at which the anomaly score reaches 0.5.
     pub threshold: f64,
-    /// Consecutive windows at or above score 0.5 before an alert fires.
+    /// Score from which a window counts as anomalous for alerting.
+    pub fire_above: f64,
+    /// Consecutive windows at or above `fire_above` before an alert fires.
     pub fire_after: u32,
     /// Consecutive windows below `resolve_below` before a firing alert resolves.
     pub resolve_after: u32,
@@ -65,6 +68,9 @@ pub struct DetectorConfig {
     pub adopt_after_s: u64,
     /// The learned models.
     pub learned: learned::LearnedConfig,
+    /// Per-service alert rules, by service id (see [`rules`]).
+    #[serde(default)]
+    pub services: std::collections::BTreeMap<String, rules::ServiceRules>,
 }
 
 impl Default for DetectorConfig {
@@ -73,6 +79,7 @@ impl Default for DetectorConfig {
             warmup_windows: 30,
             history_windows: 360,
             threshold: 6.0,
+            fire_above: 0.5,
             fire_after: 2,
             resolve_after: 6,
             resolve_below: 0.3,
@@ -81,6 +88,7 @@ impl Default for DetectorConfig {
             checkpoint_every_s: 300,
             adopt_after_s: 6 * 3600,
             learned: learned::LearnedConfig::default(),
+            services: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -161,6 +169,7 @@ impl Detector {
         if cfg.threshold.is_nan() || cfg.threshold <= 0.0 {
             return Err(BuildError::Config("detector.threshold must be positive".into()));
         }
+        cfg.check_rules().map_err(BuildError::Config)?;
         let mut baseline = baseline::RobustBaseline::new(&cfg);
         let mut learned = cfg
             .learned
@@ -313,15 +322,18 @@ impl Detector {
         }
         fused.contributions.truncate(self.cfg.top_features);
         let score = if warming { 0.0 } else { fused.score };
+        let rules = self.cfg.rules(&w.service_id);
         let st = self.states.entry(w.service_id.clone()).or_default();
-        let change = st.observe(score, w.event_time, &self.cfg);
+        // With the service's alerts off its state is kept (so a lasting change still becomes its
+        // new normal) but never announced: no alert, and `alerting` stays false.
+        let change = st.observe(score, w.event_time, &rules).filter(|_| rules.alerts);
         let normal = !st.firing && score < 0.5;
-        if st.take_adoption(w.event_time, &self.cfg) {
+        if st.take_adoption(w.event_time, &rules) {
             // The alert has lasted: the service's level now is its normal. Its levels are learned
             // afresh from this window on; it warms up, scores 0 meanwhile, and the alert resolves.
             tracing::warn!(
                 service = %w.service_id,
-                hours = self.cfg.adopt_after_s as f64 / 3600.0,
+                hours = rules.adopt_after_s as f64 / 3600.0,
                 "an alert has lasted detector.adopt_after_s: the service's current level is taken as its new normal"
             );
             self.adopted.inc();
@@ -350,7 +362,7 @@ impl Detector {
             } else {
                 homeostat_schemas::Warmup::New
             }),
-            alerting: st.firing,
+            alerting: st.firing && rules.alerts,
             top_features: fused.contributions.clone(),
         }));
         if let Some(state) = change {
@@ -369,7 +381,7 @@ impl Detector {
                 _ if st.adopted => format!(
                     "{}: anomalous for {:.1} h, so its current level was taken as its new normal (detector.adopt_after_s)",
                     w.service_id,
-                    self.cfg.adopt_after_s as f64 / 3600.0
+                    rules.adopt_after_s as f64 / 3600.0
                 ),
                 _ => format!("{}: back within its baseline", w.service_id),
             };

@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use homeostat_schemas::{AlertState as Wire, Timestamp};
 
-use crate::DetectorConfig;
+use crate::rules::AlertRules;
 
 /// Alert state of one service (kept in checkpoints, so that an alert firing when the detector
 /// stops still resolves after it restarts).
@@ -26,13 +26,14 @@ pub struct AlertState {
 }
 
 impl AlertState {
-    /// Fold in a window's score; return the state change, if any.
-    pub fn observe(&mut self, score: f64, t: Timestamp, cfg: &DetectorConfig) -> Option<Wire> {
+    /// Fold in a window's score under the service's alert rules; return the state change, if any.
+    /// (With `alerts` off the state is kept all the same; the caller does not announce it.)
+    pub fn observe(&mut self, score: f64, t: Timestamp, cfg: &AlertRules) -> Option<Wire> {
         self.recent.push_back((t, 1.0 - score));
         while self.recent.len() > 6 {
             self.recent.pop_front();
         }
-        if score >= 0.5 {
+        if score >= cfg.fire_above {
             self.above += 1;
         } else {
             self.above = 0;
@@ -60,7 +61,7 @@ impl AlertState {
 
     /// Whether a firing alert has now lasted `adopt_after_s` (0: never), so that the service's
     /// current level is to be taken as its new normal. True once per alert.
-    pub fn take_adoption(&mut self, t: Timestamp, cfg: &DetectorConfig) -> bool {
+    pub fn take_adoption(&mut self, t: Timestamp, cfg: &AlertRules) -> bool {
         if self.firing && self.firing_since.is_none() && !self.adopted {
             // Restored from a checkpoint written before alerts kept their start: count from now.
             self.firing_since = Some(t);
@@ -95,6 +96,7 @@ impl AlertState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::DetectorConfig;
 
     #[test]
     fn fires_after_consecutive_highs_and_resolves_after_consecutive_lows() {
@@ -103,7 +105,8 @@ mod tests {
             resolve_after: 3,
             resolve_below: 0.3,
             ..DetectorConfig::default()
-        };
+        }
+        .rules("any");
         let mut s = AlertState::default();
         assert_eq!(s.observe(0.9, 0, &cfg), None);
         assert_eq!(s.observe(0.1, 1, &cfg), None, "one high window does not fire");
@@ -126,7 +129,8 @@ mod tests {
             fire_after: 1,
             adopt_after_s: 60,
             ..DetectorConfig::default()
-        };
+        }
+        .rules("any");
         let mut s = AlertState::default();
         assert!(!s.take_adoption(0, &cfg), "nothing fires");
         assert_eq!(s.observe(0.9, 1_000, &cfg), Some(Wire::Firing));
@@ -138,9 +142,9 @@ mod tests {
             s.observe(0.0, 210_000 + t, &cfg);
         }
         assert!(!s.firing, "it resolves on calm windows as any alert does");
-        let off = DetectorConfig {
+        let off = AlertRules {
             adopt_after_s: 0,
-            ..cfg.clone()
+            ..cfg
         };
         let mut s = AlertState::default();
         s.observe(0.9, 0, &off);
@@ -151,5 +155,29 @@ mod tests {
             serde_json::from_str(r#"{"firing":true,"above":3,"below":0,"recent":[]}"#).expect("old state");
         assert!(!s.take_adoption(500_000, &cfg));
         assert!(s.take_adoption(560_000, &cfg));
+    }
+
+    #[test]
+    fn a_service_s_own_rules_decide_what_fires() {
+        let strict = AlertRules {
+            fire_above: 0.8,
+            fire_after: 2,
+            ..DetectorConfig::default().rules("any")
+        };
+        let mut s = AlertState::default();
+        for t in 0..10 {
+            assert_eq!(
+                s.observe(0.7, t, &strict),
+                None,
+                "0.7 is not anomalous under fire_above 0.8"
+            );
+        }
+        assert_eq!(s.observe(0.85, 10, &strict), None);
+        assert_eq!(s.observe(0.85, 11, &strict), Some(Wire::Firing));
+        assert_eq!(
+            s.observe(0.4, 12, &strict),
+            None,
+            "0.4 is not calm under resolve_below 0.3"
+        );
     }
 }

@@ -1,0 +1,176 @@
+//! Alert rules: when a service's scores fire and resolve its alert, and when an alert that lasts
+//! makes its level the service's new normal. The `[detector]` settings are the defaults; a service
+//! can have its own under `[detector.services.<service_id>]`, e.g. a batch service whose spikes are
+//! its work fires only on stronger evidence, and a service being built scores without alerting.
+//!
+//! ```toml
+//! [detector.services.batch-reports]
+//! fire_above = 0.8        # a window counts as anomalous from score 0.8 (default 0.5)
+//! fire_after = 6          # six such windows in a row before the alert fires
+//!
+//! [detector.services.checkout-v2]
+//! alerts = false          # scored and explained on anomalies.v1, never alerted
+//! ```
+//!
+//! The rules change only what alerts; what the detector learns does not depend on them (a window
+//! is learned as normal below score 0.5 while no alert fires). With `alerts = false` the alert
+//! state is still kept, so a lasting change still becomes the new normal, but it is never
+//! announced: no message on `alerts.v1`, `alerting` false on `anomalies.v1`, so the actuator opens
+//! no incident.
+
+use serde::Deserialize;
+
+use crate::DetectorConfig;
+
+/// One service's overrides of the `[detector]` alert settings; every key is optional.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceRules {
+    /// Score from which a window counts as anomalous.
+    pub fire_above: Option<f64>,
+    /// Consecutive anomalous windows before the alert fires.
+    pub fire_after: Option<u32>,
+    /// Consecutive calm windows before a firing alert resolves.
+    pub resolve_after: Option<u32>,
+    /// Score under which a window is calm.
+    pub resolve_below: Option<f64>,
+    /// Seconds an alert may fire before the level is taken as the new normal (0: never).
+    pub adopt_after_s: Option<u64>,
+    /// False: the service is scored and explained, but its alert is never announced.
+    pub alerts: Option<bool>,
+}
+
+/// The alert rules in force for one service.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AlertRules {
+    /// Score from which a window counts as anomalous.
+    pub fire_above: f64,
+    /// Consecutive anomalous windows before the alert fires.
+    pub fire_after: u32,
+    /// Consecutive calm windows before a firing alert resolves.
+    pub resolve_after: u32,
+    /// Score under which a window is calm.
+    pub resolve_below: f64,
+    /// Seconds an alert may fire before the level is taken as the new normal (0: never).
+    pub adopt_after_s: u64,
+    /// Whether the alert is announced.
+    pub alerts: bool,
+}
+
+impl AlertRules {
+    /// Check the rules; `at` names where they were set (for the message).
+    fn check(&self, at: &str) -> Result<(), String> {
+        if !(self.fire_above > 0.0 && self.fire_above <= 1.0) {
+            return Err(format!("{at}.fire_above must be in (0, 1], not {}", self.fire_above));
+        }
+        if !(self.resolve_below >= 0.0 && self.resolve_below < self.fire_above) {
+            return Err(format!(
+                "{at}.resolve_below must be at least 0 and below fire_above ({}), not {}",
+                self.fire_above, self.resolve_below
+            ));
+        }
+        if self.fire_after == 0 || self.resolve_after == 0 {
+            return Err(format!("{at}.fire_after and resolve_after must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+impl DetectorConfig {
+    /// The `[detector]` alert rules, for services without their own.
+    fn default_rules(&self) -> AlertRules {
+        AlertRules {
+            fire_above: self.fire_above,
+            fire_after: self.fire_after,
+            resolve_after: self.resolve_after,
+            resolve_below: self.resolve_below,
+            adopt_after_s: self.adopt_after_s,
+            alerts: true,
+        }
+    }
+
+    /// The alert rules for `service`: its own settings under `services`, the defaults elsewhere.
+    pub fn rules(&self, service: &str) -> AlertRules {
+        let d = self.default_rules();
+        let Some(own) = self.services.get(service) else {
+            return d;
+        };
+        AlertRules {
+            fire_above: own.fire_above.unwrap_or(d.fire_above),
+            fire_after: own.fire_after.unwrap_or(d.fire_after),
+            resolve_after: own.resolve_after.unwrap_or(d.resolve_after),
+            resolve_below: own.resolve_below.unwrap_or(d.resolve_below),
+            adopt_after_s: own.adopt_after_s.unwrap_or(d.adopt_after_s),
+            alerts: own.alerts.unwrap_or(d.alerts),
+        }
+    }
+
+    /// Check the default rules and every service's, naming the first bad setting.
+    pub fn check_rules(&self) -> Result<(), String> {
+        self.default_rules().check("detector")?;
+        for service in self.services.keys() {
+            self.rules(service).check(&format!("detector.services.{service}"))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_service_overrides_only_what_it_sets() {
+        let path = std::env::temp_dir().join(format!("homeostat-rules-{}.toml", std::process::id()));
+        let toml =
+            "[detector.services.batch]\nfire_above = 0.8\nfire_after = 6\n\n[detector.services.new]\nalerts = false\n";
+        std::fs::write(&path, toml).expect("write");
+        let loaded = runtime::config::load_config(Some(&path), []);
+        let _ = std::fs::remove_file(&path);
+        let cfg: DetectorConfig = loaded.expect("loads").section("detector").expect("parses");
+        let default = cfg.rules("checkout");
+        assert_eq!((default.fire_above, default.fire_after, default.alerts), (0.5, 2, true));
+        let batch = cfg.rules("batch");
+        assert_eq!((batch.fire_above, batch.fire_after), (0.8, 6));
+        assert_eq!(
+            (
+                batch.resolve_after,
+                batch.resolve_below,
+                batch.adopt_after_s,
+                batch.alerts
+            ),
+            (
+                default.resolve_after,
+                default.resolve_below,
+                default.adopt_after_s,
+                true
+            ),
+            "the rest from [detector]"
+        );
+        assert!(!cfg.rules("new").alerts);
+        assert_eq!(cfg.check_rules(), Ok(()));
+    }
+
+    #[test]
+    fn bad_rules_are_named() {
+        let mut cfg = DetectorConfig::default();
+        cfg.services.insert(
+            "batch".into(),
+            ServiceRules {
+                fire_above: Some(0.2),
+                ..ServiceRules::default()
+            },
+        );
+        let e = cfg
+            .check_rules()
+            .expect_err("resolve_below 0.3 is not below fire_above 0.2");
+        assert!(e.starts_with("detector.services.batch.resolve_below"), "{e}");
+        cfg.services.clear();
+        cfg.fire_above = 1.5;
+        assert!(
+            cfg.check_rules()
+                .expect_err("too high")
+                .starts_with("detector.fire_above")
+        );
+    }
+}

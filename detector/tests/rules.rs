@@ -1,0 +1,112 @@
+//! Per-service alert rules (`[detector.services.<id>]`): the same fault on three services alerts on
+//! the one with the default rules, not on one that asks for longer evidence, and not on one whose
+//! alerts are off — which is still scored and explained.
+
+use homeostat_detector::fixtures::{quick_training, window};
+use homeostat_detector::rules::ServiceRules;
+use homeostat_detector::{Detector, DetectorConfig, DetectorOut};
+use homeostat_schemas::{Alert, AlertState, AnomalyScore};
+use runtime::{Emitter, StageContext};
+
+/// The fault's windows: 30, so 300 s at the fixture's 10 s step.
+const FAULT: std::ops::Range<i64> = 400..430;
+
+fn run(cfg: DetectorConfig) -> (Vec<Alert>, Vec<AnomalyScore>) {
+    let mut d = Detector::new(cfg, &StageContext::new("detector")).expect("build");
+    let mut em = Emitter::default();
+    for t in 0..600 {
+        let fault = if FAULT.contains(&t) { 1.5 } else { 0.0 };
+        let batch = vec![
+            window("plain", 1.0, t, 1, fault),
+            window("patient", 2.0, t, 2, fault),
+            window("muted", 4.0, t, 3, fault),
+        ];
+        d.handle_batch(&batch, &mut em);
+    }
+    let (mut alerts, mut scores) = (Vec::new(), Vec::new());
+    for o in em.drain() {
+        match o {
+            DetectorOut::Alert(a) => alerts.push(a),
+            DetectorOut::Score(s) => scores.push(s),
+        }
+    }
+    (alerts, scores)
+}
+
+#[test]
+fn each_service_alerts_by_its_own_rules() {
+    let mut cfg = quick_training();
+    cfg.services.insert(
+        "patient".into(),
+        ServiceRules {
+            fire_after: Some(40),
+            ..ServiceRules::default()
+        },
+    );
+    cfg.services.insert(
+        "muted".into(),
+        ServiceRules {
+            alerts: Some(false),
+            ..ServiceRules::default()
+        },
+    );
+    let (alerts, scores) = run(cfg);
+    let seen: Vec<(&str, AlertState)> = alerts.iter().map(|a| (a.service_id.as_str(), a.state)).collect();
+    assert_eq!(
+        seen,
+        vec![("plain", AlertState::Firing), ("plain", AlertState::Resolved)],
+        "only the service with the default rules alerts"
+    );
+
+    // All three saw the fault in their scores, explained; only "plain" is marked alerting.
+    for svc in ["plain", "patient", "muted"] {
+        let during: Vec<&AnomalyScore> = scores
+            .iter()
+            .filter(|s| s.service_id == svc && FAULT.contains(&((s.event_time - 1_700_000_000_000) / 10_000)))
+            .collect();
+        let high = during.iter().filter(|s| s.anomaly_score >= 0.5).count();
+        assert!(
+            high >= 20,
+            "{svc}: {high} of {} fault windows scored ≥ 0.5",
+            during.len()
+        );
+        assert!(during.iter().any(|s| !s.top_features.is_empty()), "{svc}: explained");
+        let alerting = scores.iter().any(|s| s.service_id == svc && s.alerting);
+        assert_eq!(alerting, svc == "plain", "{svc}: alerting flag");
+    }
+
+    // The same fault, a patient service's rules asking for 40 windows in a row: a fault of 30
+    // does not fire it, and with the defaults it would have.
+    let (alerts, _) = run(quick_training());
+    let mut fired: Vec<&str> = alerts
+        .iter()
+        .filter(|a| a.state == AlertState::Firing)
+        .map(|a| a.service_id.as_str())
+        .collect();
+    fired.sort_unstable();
+    assert_eq!(
+        fired,
+        vec!["muted", "patient", "plain"],
+        "without the rules all three alert"
+    );
+}
+
+#[test]
+fn bad_rules_stop_the_detector_with_the_setting_named() {
+    let mut cfg = DetectorConfig::default();
+    cfg.services.insert(
+        "batch".into(),
+        ServiceRules {
+            fire_above: Some(1.5),
+            ..ServiceRules::default()
+        },
+    );
+    let err = Detector::new(cfg, &StageContext::new("detector"))
+        .err()
+        .expect("fire_above 1.5 is refused")
+        .to_string();
+    assert!(
+        err.contains("detector.services.batch.fire_above must be in (0, 1]"),
+        "{err}"
+    );
+}
