@@ -139,7 +139,7 @@ enum Cmd {
         #[arg(long)]
         dir: Option<PathBuf>,
         /// TOML config merged over the defaults, as the detector was given (for `models_dir` and
-        /// `warmup_windows`).
+        /// `warmup_windows`, and to mark services with their own alert rules).
         #[arg(long)]
         config: Option<PathBuf>,
         /// The manifest as JSON instead of a summary.
@@ -475,7 +475,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 print!(
                     "{}",
-                    homeostat_cli::models::summary(&path, &manifest, cfg.warmup_windows, runtime::now_ms())
+                    homeostat_cli::models::summary(&path, &manifest, &cfg, runtime::now_ms())
                 );
             }
             Ok(ExitCode::SUCCESS)

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use homeostat_detector::DetectorConfig;
 use homeostat_detector::checkpoint::Manifest;
 
 use crate::incidents::time;
@@ -22,9 +23,11 @@ pub fn span(ms: i64) -> String {
     }
 }
 
-/// Render a checkpoint's manifest for people. `warmup` is the detector's `warmup_windows` (a
-/// service with fewer baseline windows is still warming up); `now_ms` is the wall clock.
-pub fn summary(path: &Path, m: &Manifest, warmup: usize, now_ms: i64) -> String {
+/// Render a checkpoint's manifest for people. `cfg` is the detector's configuration (a service
+/// with fewer than `warmup_windows` learned windows is still warming up; services with their own
+/// alert rules are marked); `now_ms` is the wall clock.
+pub fn summary(path: &Path, m: &Manifest, cfg: &DetectorConfig, now_ms: i64) -> String {
+    let warmup = cfg.warmup_windows;
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -102,7 +105,12 @@ pub fn summary(path: &Path, m: &Manifest, warmup: usize, now_ms: i64) -> String 
         } else {
             String::new()
         };
-        let _ = writeln!(s, "  {svc:<width$}  {windows:>15}  {alert}{warming}");
+        let rules = match cfg.services.get(svc) {
+            None => "",
+            Some(_) if !cfg.rules(svc).alerts => " [alerts off: detector.services]",
+            Some(_) => " [own alert rules: detector.services]",
+        };
+        let _ = writeln!(s, "  {svc:<width$}  {windows:>15}  {alert}{warming}{rules}");
     }
     s
 }

@@ -42,7 +42,15 @@ fn models_summarizes_the_current_checkpoint() {
     let dir = tempdir("summary");
     checkpointed(&dir);
     let dir_s = dir.display().to_string();
-    let (ok, out, err) = common::homeostat(&["models", "--dir", &dir_s]);
+    // The config the detector runs with marks services with their own alert rules.
+    let config = dir.join("homeostat.toml");
+    std::fs::write(
+        &config,
+        "[detector.services.api]\nalerts = false\n\n[detector.services.jobs]\nfire_after = 5\n",
+    )
+    .expect("write config");
+    let config_s = config.display().to_string();
+    let (ok, out, err) = common::homeostat(&["models", "--dir", &dir_s, "--config", &config_s]);
     assert!(ok, "{err}");
     let line = |start: &str| {
         out.lines()
@@ -59,13 +67,16 @@ fn models_summarizes_the_current_checkpoint() {
     assert!(line("autoencoder").contains("isolation forest of"), "{out}");
     assert!(line("on held-out windows").contains("reconstruction error"), "{out}");
     assert!(line("services (3)").ends_with(':'), "{out}");
-    assert!(line("api ").ends_with(" quiet"), "{out}");
+    assert!(
+        line("api ").ends_with(" quiet [alerts off: detector.services]"),
+        "{out}"
+    );
     assert!(
         line("web ").contains("FIRING since 2023-11-14T"),
         "the failing service's alert and when it began (the fixture's clock starts 2023-11-14):\n{out}"
     );
     assert!(
-        line("jobs ").contains("warming up: 10 of 30 windows"),
+        line("jobs ").contains("warming up: 10 of 30 windows) [own alert rules: detector.services]"),
         "a service seen for 10 windows is still warming up:\n{out}"
     );
 
