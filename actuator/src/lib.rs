@@ -39,7 +39,8 @@ pub struct ActuatorConfig {
     pub database_url: String,
     /// `dry_run` (record and publish, change nothing), `shadow` or `execute`.
     pub mode: ActionMode,
-    /// Consecutive calm windows before an open incident resolves.
+    /// Consecutive calm windows (the detector's alert not firing) before an open incident
+    /// resolves.
     pub resolve_after_windows: u32,
     /// Open a predicted incident when the failure probability within `predict_horizon_min`
     /// reaches this.
@@ -419,7 +420,9 @@ impl Actuator {
                 self.open_incident(tr, out).await?;
             }
             None => {}
-            Some(o) if a.alerting || a.anomaly_score >= 0.5 => {
+            // The incident follows the detector's alert, whose rules may be the service's own
+            // (`detector.services`): a window is calm when the alert is not firing.
+            Some(o) if a.alerting => {
                 o.calm = 0;
                 o.rebaselined = None;
                 let (id, predicted) = (o.id.clone(), o.predicted);

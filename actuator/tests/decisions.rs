@@ -562,3 +562,29 @@ async fn an_incident_the_detector_rebaselined_says_so_when_it_resolves() {
     );
     assert_eq!(resolved("billing").await, "indicators back within baseline");
 }
+
+#[tokio::test]
+async fn an_incident_follows_its_alert_whatever_the_score() {
+    // A service with its own alert rules (say `fire_above = 0.8`, `resolve_below = 0.6`): its
+    // alert resolved while its scores still sit at 0.55. The incident resolves with the alert,
+    // not at a fixed score.
+    let (mut a, pool) = actuator(ActionMode::DryRun, "follows").await;
+    feed(&mut a, vec![anomaly("reports", 100_000, true, "latency_p99_ms")]).await;
+    let after: Vec<ActuatorIn> = (1..=6)
+        .map(|k| {
+            let ActuatorIn::Anomaly(mut s) = anomaly("reports", 100_000 + k * 10_000, false, "latency_p99_ms") else {
+                unreachable!("anomaly() builds an anomaly score")
+            };
+            s.anomaly_score = 0.55;
+            ActuatorIn::Anomaly(s)
+        })
+        .collect();
+    feed(&mut a, after).await;
+    let status: String = sqlx::query("SELECT status FROM incidents WHERE service_id = 'reports'")
+        .fetch_one(&pool)
+        .await
+        .expect("the incident")
+        .try_get("status")
+        .expect("status");
+    assert_eq!(status, "resolved");
+}
