@@ -16,7 +16,7 @@
 //! is learned as normal below score 0.5 while no alert fires). With `alerts = false` the alert
 //! state is still kept, so a lasting change still becomes the new normal, but it is never
 //! announced: no message on `alerts.v1`, `alerting` false on `anomalies.v1`, so the actuator opens
-//! no incident.
+//! no incident from the detector (the predictor's forecasts still can).
 
 use serde::Deserialize;
 
