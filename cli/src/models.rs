@@ -105,7 +105,7 @@ pub fn summary(path: &Path, m: &Manifest, cfg: &DetectorConfig, now_ms: i64) -> 
         } else {
             String::new()
         };
-        let rules = match cfg.services.get(svc) {
+        let rules = match cfg.own_rules(svc) {
             None => "",
             Some(_) if !cfg.rules(svc).alerts => " [alerts off: detector.services]",
             Some(_) => " [own alert rules: detector.services]",

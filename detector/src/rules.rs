@@ -8,9 +8,12 @@
 //! fire_above = 0.8        # a window counts as anomalous from score 0.8 (default 0.5)
 //! fire_after = 6          # six such windows in a row before the alert fires
 //!
-//! [detector.services.checkout-v2]
-//! alerts = false          # scored and explained on anomalies.v1, never alerted
+//! [detector.services."checkout-v2-*"]
+//! alerts = false          # every checkout-v2-… service: scored and explained, never alerted
 //! ```
+//!
+//! A key ending in `*` covers every service whose id starts with what comes before it; a
+//! service's own id wins over patterns, and a longer pattern over a shorter one.
 //!
 //! The rules change only what alerts; what the detector learns does not depend on them (a window
 //! is learned as normal below score 0.5 while no alert fires). With `alerts = false` the alert
@@ -89,10 +92,23 @@ impl DetectorConfig {
         }
     }
 
+    /// A service's own rules: those under its id, or else under the longest pattern ending in `*`
+    /// that its id starts with (`batch-*`).
+    pub fn own_rules(&self, service: &str) -> Option<&ServiceRules> {
+        self.services.get(service).or_else(|| {
+            self.services
+                .iter()
+                .filter_map(|(k, r)| Some((k.strip_suffix('*')?, r)))
+                .filter(|(prefix, _)| service.starts_with(prefix))
+                .max_by_key(|(prefix, _)| prefix.len())
+                .map(|(_, r)| r)
+        })
+    }
+
     /// The alert rules for `service`: its own settings under `services`, the defaults elsewhere.
     pub fn rules(&self, service: &str) -> AlertRules {
         let d = self.default_rules();
-        let Some(own) = self.services.get(service) else {
+        let Some(own) = self.own_rules(service) else {
             return d;
         };
         AlertRules {
@@ -122,8 +138,7 @@ mod tests {
     #[test]
     fn a_service_overrides_only_what_it_sets() {
         let path = std::env::temp_dir().join(format!("homeostat-rules-{}.toml", std::process::id()));
-        let toml =
-            "[detector.services.batch]\nfire_above = 0.8\nfire_after = 6\n\n[detector.services.new]\nalerts = false\n";
+        let toml = "[detector.services.batch]\nfire_above = 0.8\nfire_after = 6\n\n[detector.services.new]\nalerts = false\n\n[detector.services.\"jobs-*\"]\nresolve_after = 12\n";
         std::fs::write(&path, toml).expect("write");
         let loaded = runtime::config::load_config(Some(&path), []);
         let _ = std::fs::remove_file(&path);
@@ -148,7 +163,28 @@ mod tests {
             "the rest from [detector]"
         );
         assert!(!cfg.rules("new").alerts);
+        assert_eq!(cfg.rules("jobs-nightly").resolve_after, 12, "a quoted pattern key");
         assert_eq!(cfg.check_rules(), Ok(()));
+    }
+
+    #[test]
+    fn patterns_cover_families_and_the_most_specific_wins() {
+        let mut cfg = DetectorConfig::default();
+        let rules = |fire_after| ServiceRules {
+            fire_after: Some(fire_after),
+            ..ServiceRules::default()
+        };
+        cfg.services.insert("batch-*".into(), rules(4));
+        cfg.services.insert("batch-eu-*".into(), rules(8));
+        cfg.services.insert("batch-eu-7".into(), rules(16));
+        cfg.services.insert("*".into(), rules(3));
+        assert_eq!(cfg.rules("batch-us-1").fire_after, 4);
+        assert_eq!(cfg.rules("batch-eu-1").fire_after, 8);
+        assert_eq!(cfg.rules("batch-eu-7").fire_after, 16, "its own id first");
+        assert_eq!(cfg.rules("checkout").fire_after, 3, "`*` is every other service");
+        cfg.services.remove("*");
+        assert_eq!(cfg.rules("checkout").fire_after, 2, "the default");
+        assert!(cfg.own_rules("checkout").is_none());
     }
 
     #[test]
