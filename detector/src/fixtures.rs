@@ -21,6 +21,18 @@ pub fn quick_training() -> crate::DetectorConfig {
     }
 }
 
+/// A detector's outputs split into its alerts and its scores, each in order.
+pub fn split(outs: Vec<crate::DetectorOut>) -> (Vec<homeostat_schemas::Alert>, Vec<homeostat_schemas::AnomalyScore>) {
+    let (mut alerts, mut scores) = (Vec::new(), Vec::new());
+    for o in outs {
+        match o {
+            crate::DetectorOut::Alert(a) => alerts.push(a),
+            crate::DetectorOut::Score(s) => scores.push(s),
+        }
+    }
+    (alerts, scores)
+}
+
 /// Noise in [−1, 1), the same for the same `(t, stream)`.
 pub fn noise(t: i64, stream: u64) -> f64 {
     Rng::new(t as u64 * 131 + stream).unit() * 2.0 - 1.0

@@ -3,8 +3,8 @@
 //! is taken as its new normal: the alert resolves, saying so, and later faults are measured from
 //! the new level. With `adopt_after_s = 0` the alert stays firing for as long as the change lasts.
 
-use homeostat_detector::fixtures::{quick_training, window};
-use homeostat_detector::{Detector, DetectorConfig, DetectorOut};
+use homeostat_detector::fixtures::{quick_training, split, window};
+use homeostat_detector::{Detector, DetectorConfig};
 use homeostat_schemas::{Alert, AlertState, AnomalyScore, Warmup};
 use runtime::{Emitter, StageContext};
 
@@ -37,14 +37,7 @@ fn run(adopt_after_s: u64) -> (Vec<Alert>, Vec<AnomalyScore>) {
         ];
         d.handle_batch(&batch, &mut em);
     }
-    let (mut alerts, mut scores) = (Vec::new(), Vec::new());
-    for o in em.drain() {
-        match o {
-            DetectorOut::Alert(a) => alerts.push(a),
-            DetectorOut::Score(s) => scores.push(s),
-        }
-    }
-    (alerts, scores)
+    split(em.drain())
 }
 
 /// Window index of an event time (the fixture's windows start at 1.7e12 ms, 10 s apart).

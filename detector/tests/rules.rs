@@ -2,9 +2,9 @@
 //! the one with the default rules, not on one that asks for longer evidence, and not on one whose
 //! alerts are off — which is still scored and explained.
 
-use homeostat_detector::fixtures::{quick_training, window};
+use homeostat_detector::fixtures::{quick_training, split, window};
 use homeostat_detector::rules::ServiceRules;
-use homeostat_detector::{Detector, DetectorConfig, DetectorOut};
+use homeostat_detector::{Detector, DetectorConfig};
 use homeostat_schemas::{Alert, AlertState, AnomalyScore};
 use runtime::{Emitter, StageContext};
 
@@ -23,14 +23,7 @@ fn run(cfg: DetectorConfig) -> (Vec<Alert>, Vec<AnomalyScore>) {
         ];
         d.handle_batch(&batch, &mut em);
     }
-    let (mut alerts, mut scores) = (Vec::new(), Vec::new());
-    for o in em.drain() {
-        match o {
-            DetectorOut::Alert(a) => alerts.push(a),
-            DetectorOut::Score(s) => scores.push(s),
-        }
-    }
-    (alerts, scores)
+    split(em.drain())
 }
 
 #[test]
