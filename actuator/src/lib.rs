@@ -395,6 +395,8 @@ impl Actuator {
                 ("degradation_trend", a.degradation_trend),
                 // 1 while the detector learns the service's baseline: its scores are 0 then, not "healthy".
                 ("warming_up", f64::from(u8::from(a.warming_up))),
+                // 1 while the service's alert fires (under its own alert rules, if it has them).
+                ("alerting", f64::from(u8::from(a.alerting))),
             ],
             a.event_time,
         ) {
