@@ -107,7 +107,7 @@ pub fn summary(path: &Path, m: &Manifest, cfg: &DetectorConfig, now_ms: i64) -> 
         };
         let rules = match cfg.own_rules(svc) {
             None => "",
-            Some(_) if !cfg.rules(svc).alerts => " [alerts off: detector.services]",
+            Some(r) if r.alerts == Some(false) => " [alerts off: detector.services]",
             Some(_) => " [own alert rules: detector.services]",
         };
         let _ = writeln!(s, "  {svc:<width$}  {windows:>15}  {alert}{warming}{rules}");

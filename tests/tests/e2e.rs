@@ -271,19 +271,16 @@ async fn memory_leak_end_to_end_over_kafka_postgres_and_influxdb() {
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     let services = loop {
-        let q = "SHOW TAG VALUES FROM homeostat_features WITH KEY = \"service\"";
-        let resp = client
-            .get(format!("{INFLUX}/query"))
-            .query(&[("db", run.as_str()), ("q", q)])
-            .send()
-            .await;
-        let mut found: Vec<String> = Vec::new();
-        if let Ok(r) = resp {
-            let v: serde_json::Value = serde_json::from_str(&r.text().await.unwrap_or_default()).unwrap_or_default();
-            if let Some(values) = v["results"][0]["series"][0]["values"].as_array() {
-                found = values.iter().filter_map(|x| x[1].as_str().map(str::to_owned)).collect();
-            }
-        }
+        let v = influx_query(
+            &client,
+            &run,
+            "SHOW TAG VALUES FROM homeostat_features WITH KEY = \"service\"",
+        )
+        .await;
+        let found: Vec<String> = v["results"][0]["series"][0]["values"]
+            .as_array()
+            .map(|values| values.iter().filter_map(|x| x[1].as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
         if found.len() >= 4 || Instant::now() > deadline {
             break found;
         }
@@ -295,26 +292,21 @@ async fn memory_leak_end_to_end_over_kafka_postgres_and_influxdb() {
         "services with feature points in InfluxDB"
     );
     // Scores too, marked while the detector was still learning each service's baseline.
-    let q = "SELECT max(warming_up), min(warming_up), max(anomaly_score), max(alerting) FROM homeostat_scores";
-    let text = client
-        .get(format!("{INFLUX}/query"))
-        .query(&[("db", run.as_str()), ("q", q)])
-        .send()
-        .await
-        .expect("query InfluxDB")
-        .text()
-        .await
-        .unwrap_or_default();
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    let v = influx_query(
+        &client,
+        &run,
+        "SELECT max(warming_up), min(warming_up), max(anomaly_score), max(alerting) FROM homeostat_scores",
+    )
+    .await;
     let row = &v["results"][0]["series"][0]["values"][0];
     assert_eq!(
         (row[1].as_f64(), row[2].as_f64()),
         (Some(1.0), Some(0.0)),
-        "homeostat_scores has warm-up windows and scored ones: {text}"
+        "homeostat_scores has warm-up windows and scored ones: {v}"
     );
     assert!(
         row[3].as_f64().is_some_and(|m| m > 0.5) && row[4].as_f64() == Some(1.0),
-        "and the leak's high scores, alerting: {text}"
+        "and the leak's high scores, alerting: {v}"
     );
 
     // Graceful shutdown on SIGTERM: every stage exits 0.
@@ -372,6 +364,19 @@ async fn memory_leak_end_to_end_over_kafka_postgres_and_influxdb() {
         .form(&[("q", format!("DROP DATABASE \"{run}\""))])
         .send()
         .await;
+}
+
+/// The answer of the run's InfluxDB database to `q` (JSON; null when it could not be had).
+async fn influx_query(client: &reqwest::Client, db: &str, q: &str) -> serde_json::Value {
+    let Ok(r) = client
+        .get(format!("{INFLUX}/query"))
+        .query(&[("db", db), ("q", q)])
+        .send()
+        .await
+    else {
+        return serde_json::Value::Null;
+    };
+    serde_json::from_str(&r.text().await.unwrap_or_default()).unwrap_or_default()
 }
 
 fn runtime_nonce() -> u64 {
