@@ -132,8 +132,9 @@ enum Cmd {
     },
     /// Show what the detector's current checkpoint holds: the models' version, training span,
     /// shapes and hold-out metrics, and each service's learned windows and alert state (firing,
-    /// since when; warming up; a lasting change taken as its new normal). Reads the checkpoint
-    /// directory only; the detector may be running.
+    /// since when; warming up; a lasting change taken as its new normal), then the checkpoint
+    /// before it (the detector keeps one): the same models, or how a promotion moved their
+    /// hold-out metrics. Reads the checkpoint directory only; the detector may be running.
     Models {
         /// The detector's `models_dir` (default: the one in the config, `state/detector`).
         #[arg(long)]
@@ -469,14 +470,21 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
                 return Ok(ExitCode::FAILURE);
             };
+            // The one before it, to show what the last promotion changed; unreadable is not fatal.
+            let previous = homeostat_detector::checkpoint::previous(&dir).unwrap_or_else(|e| {
+                eprintln!("(the previous checkpoint under {} cannot be read: {e})", dir.display());
+                None
+            });
             if json {
-                let v = serde_json::json!({ "checkpoint": path, "manifest": manifest });
+                let previous = previous.map(|(p, m)| serde_json::json!({ "checkpoint": p, "manifest": m }));
+                let v = serde_json::json!({ "checkpoint": path, "manifest": manifest, "previous": previous });
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                print!(
-                    "{}",
-                    homeostat_cli::models::summary(&path, &manifest, &cfg, runtime::now_ms())
-                );
+                let now = runtime::now_ms();
+                print!("{}", homeostat_cli::models::summary(&path, &manifest, &cfg, now));
+                if let Some((p, m)) = previous {
+                    println!("{}", homeostat_cli::models::compared(&p, &m, &manifest, now));
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -1,5 +1,6 @@
 //! `homeostat models`: what the detector's current checkpoint holds — the models' version,
-//! training span and hold-out metrics, and each service's baseline and alert state.
+//! training span and hold-out metrics, and each service's baseline and alert state — and what the
+//! last promotion changed against the checkpoint before it.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -93,10 +94,19 @@ pub fn summary(path: &Path, m: &Manifest, cfg: &DetectorConfig, now_ms: i64) -> 
     for (k, svc) in m.services.iter().enumerate() {
         let windows = m.baseline_windows.get(k).copied().unwrap_or(0);
         let alert = match m.alerts.get(svc) {
-            Some(a) if a.firing => match a.firing_since {
-                Some(t) => format!("FIRING since {}", time(t)),
-                None => "FIRING".to_owned(),
-            },
+            Some(a) if a.firing => {
+                let since = a
+                    .firing_since
+                    .map(|t| format!(" since {}", time(t)))
+                    .unwrap_or_default();
+                // Kept while the service's alerts are off: announced if they are turned back on.
+                let silent = if a.announced {
+                    ""
+                } else {
+                    " (not announced: its alerts were off)"
+                };
+                format!("FIRING{since}{silent}")
+            }
             Some(a) if a.adopted => "quiet; its last alert's level was taken as its new normal".to_owned(),
             _ => "quiet".to_owned(),
         };
@@ -115,6 +125,30 @@ pub fn summary(path: &Path, m: &Manifest, cfg: &DetectorConfig, now_ms: i64) -> 
     s
 }
 
+/// One line on the checkpoint written before the current one: whether the models changed since,
+/// and if a promotion replaced them, how their hold-out metrics moved.
+pub fn compared(path: &Path, before: &Manifest, now: &Manifest, now_ms: i64) -> String {
+    let name = path
+        .file_name()
+        .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let head = format!(
+        "previous checkpoint {name}, written {} ({} ago):",
+        time(before.written_at_ms),
+        span(now_ms - before.written_at_ms)
+    );
+    if before.version == now.version {
+        return format!("{head} the same models (version {})", now.version);
+    }
+    if before.version == 0 {
+        return format!("{head} no models yet; version {} is the first trained", now.version);
+    }
+    let (b, n) = (&before.metrics, &now.metrics);
+    format!(
+        "{head} models version {}, replaced by {}: held-out reconstruction error {:.3e} → {:.3e}, isolation score {:.3} → {:.3}",
+        before.version, now.version, b.ae_holdout_mse, n.ae_holdout_mse, b.forest_holdout_score, n.forest_holdout_score
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +160,44 @@ mod tests {
         assert_eq!(span(3 * 3_600_000 + 1_800_000), "3.5 h");
         assert_eq!(span(50 * 3_600_000), "2.1 d");
         assert_eq!(span(-5), "0 s");
+    }
+
+    fn manifest(version: u64, mse: f64, written_at_ms: i64) -> Manifest {
+        let metrics = homeostat_detector::learned::ModelMetrics {
+            ae_holdout_mse: mse,
+            forest_holdout_score: 0.4,
+            ..Default::default()
+        };
+        serde_json::from_value(serde_json::json!({
+            "format": 1, "version": version, "sequence": 1, "written_at_ms": written_at_ms,
+            "training_span_ms": [0, 0], "trained_on": 0, "metrics": metrics, "dim": 47,
+            "autoencoder": null, "forest": null, "services": [], "baseline_windows": [],
+            "since_train": 0
+        }))
+        .expect("manifest")
+    }
+
+    #[test]
+    fn the_previous_checkpoint_says_what_the_promotion_changed() {
+        let p = Path::new("/state/detector/ckpt-000007");
+        let now = manifest(3, 0.01, 7_200_000);
+        let line = compared(p, &manifest(3, 0.01, 3_600_000), &now, 7_200_000);
+        assert!(
+            line.starts_with("previous checkpoint ckpt-000007, written 1970-01-01T01:00:00")
+                && line.ends_with("(60 min ago): the same models (version 3)"),
+            "{line}"
+        );
+        let line = compared(p, &manifest(2, 0.02, 0), &now, 7_200_000);
+        assert!(
+            line.ends_with(
+                "models version 2, replaced by 3: held-out reconstruction error 2.000e-2 → 1.000e-2, isolation score 0.400 → 0.400"
+            ),
+            "{line}"
+        );
+        let line = compared(p, &manifest(0, 0.0, 0), &now, 7_200_000);
+        assert!(
+            line.ends_with("no models yet; version 3 is the first trained"),
+            "{line}"
+        );
     }
 }

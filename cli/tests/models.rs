@@ -14,20 +14,29 @@ fn tempdir(name: &str) -> std::path::PathBuf {
     d
 }
 
-/// A detector on `dir` that saw 400 windows of "api" and "web" (its models trained), the last 40
-/// of them with "web" failing, and the last 10 of a new service "jobs"; then checkpointed.
+/// A detector on `dir` that saw 400 windows of "api", "web" and "batch" (its models trained), the
+/// last 40 of them with "web" and "batch" failing ("batch" with its alerts off, so silently), and
+/// the last 10 of a new service "jobs"; then checkpointed.
 fn checkpointed(dir: &std::path::Path) {
-    let cfg = DetectorConfig {
+    let mut cfg = DetectorConfig {
         models_dir: dir.display().to_string(),
         checkpoint_every_s: 3600,
         ..quick_training()
     };
+    cfg.services.insert(
+        "batch".into(),
+        homeostat_detector::rules::ServiceRules {
+            alerts: Some(false),
+            ..Default::default()
+        },
+    );
     let mut d = Detector::new(cfg, &StageContext::new("detector")).expect("build");
     let mut em = Emitter::default();
     for t in 0..400 {
         let mut batch: Vec<FeatureWindow> = vec![
             window("api", 1.0, t, 1, 0.0),
             window("web", 4.0, t, 2, if t >= 360 { 1.5 } else { 0.0 }),
+            window("batch", 2.0, t, 4, if t >= 360 { 1.5 } else { 0.0 }),
         ];
         if t >= 390 {
             batch.push(window("jobs", 2.0, t, 3, 0.0));
@@ -66,19 +75,31 @@ fn models_summarizes_the_current_checkpoint() {
     );
     assert!(line("autoencoder").contains("isolation forest of"), "{out}");
     assert!(line("on held-out windows").contains("reconstruction error"), "{out}");
-    assert!(line("services (3)").ends_with(':'), "{out}");
+    assert!(line("services (4)").ends_with(':'), "{out}");
     assert!(
         line("api ").ends_with(" quiet [alerts off: detector.services]"),
         "{out}"
     );
+    let web = line("web ");
     assert!(
-        line("web ").contains("FIRING since 2023-11-14T"),
+        web.contains("FIRING since 2023-11-14T") && !web.contains("not announced"),
         "the failing service's alert and when it began (the fixture's clock starts 2023-11-14):\n{out}"
+    );
+    // "batch" fired with its alerts off; this config turns them back on, and the line says that
+    // the alert will be announced then.
+    assert!(
+        line("batch ").contains("FIRING since 2023-11-14T")
+            && line("batch ").contains("(not announced: its alerts were off)"),
+        "{out}"
     );
     assert!(
         line("jobs ").contains("warming up: 10 of 30 windows) [own alert rules: detector.services]"),
         "a service seen for 10 windows is still warming up:\n{out}"
     );
+
+    // The checkpoint before it (the detector writes one at each promotion).
+    let previous = line("previous checkpoint ckpt-");
+    assert!(previous.contains("the same models (version "), "{out}");
 
     let (ok, json, err) = common::homeostat(&["models", "--dir", &dir_s, "--json"]);
     assert!(ok, "{err}");
@@ -86,6 +107,7 @@ fn models_summarizes_the_current_checkpoint() {
     assert!(v["manifest"]["version"].as_u64().is_some_and(|n| n >= 1), "{json}");
     assert_eq!(v["manifest"]["alerts"]["web"]["firing"], true, "{json}");
     assert!(v["checkpoint"].as_str().is_some_and(|p| p.contains("ckpt-")), "{json}");
+    assert_eq!(v["previous"]["manifest"]["version"], v["manifest"]["version"], "{json}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -218,7 +218,23 @@ pub fn current(dir: &Path) -> Result<Option<(PathBuf, Manifest)>, CheckpointErro
         return Ok(None);
     }
     let name = io(&cur, std::fs::read_to_string(&cur))?;
-    let ck = dir.join(name.trim());
+    read_manifest(dir.join(name.trim())).map(Some)
+}
+
+/// The checkpoint written before the current one (the detector keeps one), if there is one.
+pub fn previous(dir: &Path) -> Result<Option<(PathBuf, Manifest)>, CheckpointError> {
+    let cur = dir.join("CURRENT");
+    let current = io(&cur, std::fs::read_to_string(&cur))?;
+    let rd = io(dir, std::fs::read_dir(dir))?;
+    let before = rd
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+        .filter(|n| n.starts_with("ckpt-") && n.as_str() < current.trim())
+        .max();
+    before.map(|n| read_manifest(dir.join(n))).transpose()
+}
+
+fn read_manifest(ck: PathBuf) -> Result<(PathBuf, Manifest), CheckpointError> {
     let mpath = ck.join("manifest.json");
     let m: Manifest = serde_json::from_slice(&io(&mpath, std::fs::read(&mpath))?)?;
     if m.format != 1 || m.dim != DIM {
@@ -229,7 +245,7 @@ pub fn current(dir: &Path) -> Result<Option<(PathBuf, Manifest)>, CheckpointErro
             m.dim
         )));
     }
-    Ok(Some((ck, m)))
+    Ok((ck, m))
 }
 
 fn vec_f64(t: &Tensor) -> Result<Vec<f64>, candle_core::Error> {

@@ -20,9 +20,19 @@ pub struct AlertState {
     /// when the next alert fires.
     #[serde(default)]
     pub adopted: bool,
+    /// The firing alert was announced on `alerts.v1` (its service's alerts were on when it fired,
+    /// or were turned on while it fired), so its resolution is announced too. States saved before
+    /// this was kept read as announced: until then a firing alert always was, except on a service
+    /// whose alerts were off.
+    #[serde(default = "announced_before")]
+    pub announced: bool,
     above: u32,
     below: u32,
     recent: VecDeque<(Timestamp, f64)>,
+}
+
+fn announced_before() -> bool {
+    true
 }
 
 impl AlertState {
@@ -57,6 +67,26 @@ impl AlertState {
             return Some(Wire::Resolved);
         }
         None
+    }
+
+    /// What of a state change (from [`AlertState::observe`]) is announced on `alerts.v1`, given
+    /// whether the service's alerts are on. A firing alert is announced when alerts are on, and
+    /// also later, on the first window after they were turned on while it still fires (so no
+    /// `resolved` comes without its `firing`). A resolution is announced when its firing was,
+    /// even if the alerts were turned off since, so no announced alert is left open.
+    pub fn announce(&mut self, change: Option<Wire>, alerts: bool) -> Option<Wire> {
+        match change {
+            Some(Wire::Firing) => {
+                self.announced = alerts;
+                alerts.then_some(Wire::Firing)
+            }
+            Some(Wire::Resolved) => std::mem::take(&mut self.announced).then_some(Wire::Resolved),
+            None if self.firing && alerts && !self.announced => {
+                self.announced = true;
+                Some(Wire::Firing)
+            }
+            None => None,
+        }
     }
 
     /// Whether a firing alert has now lasted `adopt_after_s` (0: never), so that the service's
@@ -155,6 +185,44 @@ mod tests {
             serde_json::from_str(r#"{"firing":true,"above":3,"below":0,"recent":[]}"#).expect("old state");
         assert!(!s.take_adoption(500_000, &cfg));
         assert!(s.take_adoption(560_000, &cfg));
+    }
+
+    #[test]
+    fn an_alert_is_announced_once_fired_and_resolved_only_if_announced() {
+        let cfg = DetectorConfig {
+            fire_after: 1,
+            resolve_after: 1,
+            ..DetectorConfig::default()
+        }
+        .rules("any");
+        // Fired while muted: nothing announced, then announced on the first window after the
+        // alerts were turned on, once; its resolution follows.
+        let mut s = AlertState::default();
+        let c = s.observe(0.9, 0, &cfg);
+        assert_eq!(s.announce(c, false), None);
+        let c = s.observe(0.9, 1, &cfg);
+        assert_eq!(s.announce(c, true), Some(Wire::Firing), "turned on while firing");
+        let c = s.observe(0.9, 2, &cfg);
+        assert_eq!(s.announce(c, true), None, "once");
+        let c = s.observe(0.0, 3, &cfg);
+        assert_eq!(s.announce(c, true), Some(Wire::Resolved));
+        // Fired and resolved while muted: nothing at all.
+        let c = s.observe(0.9, 4, &cfg);
+        assert_eq!(s.announce(c, false), None);
+        let c = s.observe(0.0, 5, &cfg);
+        assert_eq!(s.announce(c, false), None);
+        assert_eq!(s.announce(None, true), None, "nothing fires: nothing to announce");
+        // Announced, then muted: the resolution is still announced, so nothing is left open.
+        let c = s.observe(0.9, 6, &cfg);
+        assert_eq!(s.announce(c, true), Some(Wire::Firing));
+        let c = s.observe(0.0, 7, &cfg);
+        assert_eq!(s.announce(c, false), Some(Wire::Resolved));
+        // A firing state saved before `announced` was kept reads as announced.
+        let mut old: AlertState =
+            serde_json::from_str(r#"{"firing":true,"above":3,"below":0,"recent":[]}"#).expect("old state");
+        assert_eq!(old.announce(None, true), None);
+        let c = old.observe(0.0, 8, &cfg);
+        assert_eq!(old.announce(c, true), Some(Wire::Resolved));
     }
 
     #[test]

@@ -103,3 +103,58 @@ fn bad_rules_stop_the_detector_with_the_setting_named() {
         "{err}"
     );
 }
+
+/// Alerts turned back on, by a restart without the rule, while the kept state of a muted service
+/// fires: the alert is announced as firing on the first window, then resolves as any other.
+#[test]
+fn alerts_turned_back_on_while_firing_are_announced_before_they_resolve() {
+    let dir = std::env::temp_dir().join(format!("homeostat-unmute-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let base = DetectorConfig {
+        models_dir: dir.display().to_string(),
+        checkpoint_every_s: 3600,
+        ..quick_training()
+    };
+    let mut muted = base.clone();
+    muted.services.insert(
+        "svc".into(),
+        ServiceRules {
+            alerts: Some(false),
+            ..ServiceRules::default()
+        },
+    );
+    let cx = StageContext::new("detector");
+    let feed = |d: &mut Detector, from: i64, to: i64| {
+        let mut em = Emitter::default();
+        for t in from..to {
+            let fault = if FAULT.contains(&t) { 1.5 } else { 0.0 };
+            d.handle_batch(&[window("svc", 1.0, t, 1, fault)], &mut em);
+        }
+        split(em.drain())
+    };
+    let mut first = Detector::new(muted, &cx).expect("build");
+    let (alerts, scores) = feed(&mut first, 0, 415);
+    assert!(alerts.is_empty(), "muted: nothing announced");
+    assert!(
+        scores
+            .iter()
+            .rev()
+            .take(5)
+            .all(|s| s.anomaly_score >= 0.5 && !s.alerting),
+        "the fault is seen, silently"
+    );
+    first.checkpoint().expect("checkpoint");
+
+    let mut second = Detector::new(base, &cx).expect("restart with alerts on");
+    let (alerts, scores) = feed(&mut second, 415, 600);
+    let seen: Vec<(i64, AlertState)> = alerts
+        .iter()
+        .map(|a| ((a.event_time - 1_700_000_000_000) / 10_000, a.state))
+        .collect();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[0], (415, AlertState::Firing), "announced on the first window");
+    assert_eq!(seen[1].1, AlertState::Resolved);
+    assert!(seen[1].0 >= FAULT.end, "resolved after the fault: {seen:?}");
+    assert!(scores[0].alerting, "and marked alerting from then on");
+    let _ = std::fs::remove_dir_all(&dir);
+}
