@@ -365,7 +365,7 @@ impl Detector {
             } else {
                 homeostat_schemas::Warmup::New
             }),
-            alerting: st.firing && rules.alerts,
+            alerting: st.firing && st.announced && rules.alerts,
             top_features: fused.contributions.clone(),
         }));
         if let Some(state) = change {

@@ -71,8 +71,8 @@ impl AlertState {
 
     /// What of a state change (from [`AlertState::observe`]) is announced on `alerts.v1`, given
     /// whether the service's alerts are on. A firing alert is announced when alerts are on, and
-    /// also later, on the first window after they were turned on while it still fires (so no
-    /// `resolved` comes without its `firing`). A resolution is announced when its firing was,
+    /// also later, on the first anomalous window after they were turned on while it still fires
+    /// (so no `resolved` comes without its `firing`, and none is announced on a calm window). A resolution is announced when its firing was,
     /// even if the alerts were turned off since, so no announced alert is left open.
     pub fn announce(&mut self, change: Option<Wire>, alerts: bool) -> Option<Wire> {
         match change {
@@ -81,7 +81,7 @@ impl AlertState {
                 alerts.then_some(Wire::Firing)
             }
             Some(Wire::Resolved) => std::mem::take(&mut self.announced).then_some(Wire::Resolved),
-            None if self.firing && alerts && !self.announced => {
+            None if self.firing && alerts && !self.announced && self.above > 0 => {
                 self.announced = true;
                 Some(Wire::Firing)
             }
@@ -200,8 +200,15 @@ mod tests {
         let mut s = AlertState::default();
         let c = s.observe(0.9, 0, &cfg);
         assert_eq!(s.announce(c, false), None);
+        let c = s.observe(0.4, 1, &cfg);
+        assert_eq!(
+            s.announce(c, true),
+            None,
+            "turned on while firing, but on a window that is not anomalous"
+        );
+        assert!(s.firing && !s.announced);
         let c = s.observe(0.9, 1, &cfg);
-        assert_eq!(s.announce(c, true), Some(Wire::Firing), "turned on while firing");
+        assert_eq!(s.announce(c, true), Some(Wire::Firing), "the next anomalous window");
         let c = s.observe(0.9, 2, &cfg);
         assert_eq!(s.announce(c, true), None, "once");
         let c = s.observe(0.0, 3, &cfg);
