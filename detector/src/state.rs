@@ -195,8 +195,8 @@ mod tests {
             ..DetectorConfig::default()
         }
         .rules("any");
-        // Fired while muted: nothing announced, then announced on the first window after the
-        // alerts were turned on, once; its resolution follows.
+        // Fired while muted: nothing announced, then announced on the first anomalous window
+        // after the alerts were turned on, once; its resolution follows.
         let mut s = AlertState::default();
         let c = s.observe(0.9, 0, &cfg);
         assert_eq!(s.announce(c, false), None);
@@ -207,28 +207,28 @@ mod tests {
             "turned on while firing, but on a window that is not anomalous"
         );
         assert!(s.firing && !s.announced);
-        let c = s.observe(0.9, 1, &cfg);
-        assert_eq!(s.announce(c, true), Some(Wire::Firing), "the next anomalous window");
         let c = s.observe(0.9, 2, &cfg);
+        assert_eq!(s.announce(c, true), Some(Wire::Firing), "the next anomalous window");
+        let c = s.observe(0.9, 3, &cfg);
         assert_eq!(s.announce(c, true), None, "once");
-        let c = s.observe(0.0, 3, &cfg);
+        let c = s.observe(0.0, 4, &cfg);
         assert_eq!(s.announce(c, true), Some(Wire::Resolved));
         // Fired and resolved while muted: nothing at all.
-        let c = s.observe(0.9, 4, &cfg);
+        let c = s.observe(0.9, 5, &cfg);
         assert_eq!(s.announce(c, false), None);
-        let c = s.observe(0.0, 5, &cfg);
+        let c = s.observe(0.0, 6, &cfg);
         assert_eq!(s.announce(c, false), None);
         assert_eq!(s.announce(None, true), None, "nothing fires: nothing to announce");
         // Announced, then muted: the resolution is still announced, so nothing is left open.
-        let c = s.observe(0.9, 6, &cfg);
+        let c = s.observe(0.9, 7, &cfg);
         assert_eq!(s.announce(c, true), Some(Wire::Firing));
-        let c = s.observe(0.0, 7, &cfg);
+        let c = s.observe(0.0, 8, &cfg);
         assert_eq!(s.announce(c, false), Some(Wire::Resolved));
         // A firing state saved before `announced` was kept reads as announced.
         let mut old: AlertState =
             serde_json::from_str(r#"{"firing":true,"above":3,"below":0,"recent":[]}"#).expect("old state");
         assert_eq!(old.announce(None, true), None);
-        let c = old.observe(0.0, 8, &cfg);
+        let c = old.observe(0.0, 9, &cfg);
         assert_eq!(old.announce(c, true), Some(Wire::Resolved));
     }
 
