@@ -143,7 +143,8 @@ enum Cmd {
         /// `warmup_windows`, and to mark services with their own alert rules).
         #[arg(long)]
         config: Option<PathBuf>,
-        /// The manifest as JSON instead of a summary.
+        /// The manifest as JSON instead of a summary, with the previous checkpoint's as `previous`
+        /// (null when there is none).
         #[arg(long)]
         json: bool,
     },
