@@ -472,7 +472,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             };
             // The one before it, to show what the last promotion changed; unreadable is not fatal.
-            let previous = homeostat_detector::checkpoint::previous(&dir).unwrap_or_else(|e| {
+            let previous = homeostat_detector::checkpoint::previous(&dir, &path).unwrap_or_else(|e| {
                 eprintln!("(the previous checkpoint under {} cannot be read: {e})", dir.display());
                 None
             });

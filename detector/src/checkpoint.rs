@@ -221,15 +221,15 @@ pub fn current(dir: &Path) -> Result<Option<(PathBuf, Manifest)>, CheckpointErro
     read_manifest(dir.join(name.trim())).map(Some)
 }
 
-/// The checkpoint written before the current one (the detector keeps one), if there is one.
-pub fn previous(dir: &Path) -> Result<Option<(PathBuf, Manifest)>, CheckpointError> {
-    let cur = dir.join("CURRENT");
-    let current = io(&cur, std::fs::read_to_string(&cur))?;
+/// The checkpoint written before `current` (a path [`current`] returned; the detector keeps one
+/// before it), if there is one.
+pub fn previous(dir: &Path, current: &Path) -> Result<Option<(PathBuf, Manifest)>, CheckpointError> {
+    let current = current.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     let rd = io(dir, std::fs::read_dir(dir))?;
     let before = rd
         .filter_map(Result::ok)
         .filter_map(|e| e.file_name().to_str().map(str::to_owned))
-        .filter(|n| n.starts_with("ckpt-") && n.as_str() < current.trim())
+        .filter(|n| n.starts_with("ckpt-") && n.as_str() < current)
         .max();
     before.map(|n| read_manifest(dir.join(n))).transpose()
 }

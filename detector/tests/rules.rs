@@ -105,7 +105,8 @@ fn bad_rules_stop_the_detector_with_the_setting_named() {
 }
 
 /// Alerts turned back on, by a restart without the rule, while the kept state of a muted service
-/// fires: the alert is announced as firing on the first window, then resolves as any other.
+/// fires: the alert is announced as firing on the first (anomalous) window, then resolves as any
+/// other.
 #[test]
 fn alerts_turned_back_on_while_firing_are_announced_before_they_resolve() {
     let dir = std::env::temp_dir().join(format!("homeostat-unmute-{}", std::process::id()));
