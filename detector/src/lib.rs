@@ -325,11 +325,8 @@ impl Detector {
         let rules = self.cfg.rules(&w.service_id);
         let st = self.states.entry(w.service_id.clone()).or_default();
         // With the service's alerts off its state is kept (so a lasting change still becomes its
-        // new normal) but not announced: no alert, and `alerting` stays false. Turned on while
-        // that state fires, the alert is announced then; one announced before they were turned
-        // off still announces its resolution.
-        let observed = st.observe(score, w.event_time, &rules);
-        let change = st.announce(observed, rules.alerts);
+        // new normal) but not announced: no alert, and `alerting` stays false.
+        let change = st.observe(score, w.event_time, &rules);
         let normal = !st.firing && score < 0.5;
         if st.take_adoption(w.event_time, &rules) {
             // The alert has lasted: the service's level now is its normal. Its levels are learned
@@ -365,7 +362,7 @@ impl Detector {
             } else {
                 homeostat_schemas::Warmup::New
             }),
-            alerting: st.firing && st.announced && rules.alerts,
+            alerting: st.alerting(&rules),
             top_features: fused.contributions.clone(),
         }));
         if let Some(state) = change {

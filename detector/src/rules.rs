@@ -20,8 +20,9 @@
 //! state is still kept, so a lasting change still becomes the new normal, but it is never
 //! announced: no message on `alerts.v1`, `alerting` false on `anomalies.v1`, so the actuator opens
 //! no incident from the detector (the predictor's forecasts still can). Alerts turned back on
-//! (a restart with the rule removed) while that kept state fires announce it as firing on the
-//! first window; an alert announced before they were turned off still announces its resolution.
+//! (a restart with the rule removed) while that kept state fires announce it as firing on its
+//! first anomalous window; an alert announced before they were turned off still announces its
+//! resolution.
 
 use serde::Deserialize;
 

@@ -36,9 +36,21 @@ fn announced_before() -> bool {
 }
 
 impl AlertState {
-    /// Fold in a window's score under the service's alert rules; return the state change, if any.
-    /// (With `alerts` off the state is kept all the same; the caller does not announce it.)
+    /// Fold in a window's score under the service's alert rules; return the state change to
+    /// announce on `alerts.v1`, if any. With the rules' `alerts` off the state changes all the
+    /// same but nothing is announced (see [`AlertState::announce`]).
     pub fn observe(&mut self, score: f64, t: Timestamp, cfg: &AlertRules) -> Option<Wire> {
+        let change = self.transition(score, t, cfg);
+        self.announce(change, cfg.alerts)
+    }
+
+    /// Whether the service's alert fires and is announced: `alerting` on `anomalies.v1`.
+    pub fn alerting(&self, cfg: &AlertRules) -> bool {
+        self.firing && self.announced && cfg.alerts
+    }
+
+    /// The state change a window's score makes, announced or not.
+    fn transition(&mut self, score: f64, t: Timestamp, cfg: &AlertRules) -> Option<Wire> {
         self.recent.push_back((t, 1.0 - score));
         while self.recent.len() > 6 {
             self.recent.pop_front();
@@ -69,12 +81,13 @@ impl AlertState {
         None
     }
 
-    /// What of a state change (from [`AlertState::observe`]) is announced on `alerts.v1`, given
-    /// whether the service's alerts are on. A firing alert is announced when alerts are on, and
-    /// also later, on the first anomalous window after they were turned on while it still fires
-    /// (so no `resolved` comes without its `firing`, and none is announced on a calm window). A resolution is announced when its firing was,
-    /// even if the alerts were turned off since, so no announced alert is left open.
-    pub fn announce(&mut self, change: Option<Wire>, alerts: bool) -> Option<Wire> {
+    /// What of a state change is announced on `alerts.v1`, given whether the service's alerts
+    /// are on. A firing alert is announced when alerts are on, and also later, on the first
+    /// anomalous window after they were turned on while it still fires (so no `resolved` comes
+    /// without its `firing`, and none is announced on a calm window). A resolution is announced
+    /// when its firing was, even if the alerts were turned off since, so no announced alert is
+    /// left open.
+    fn announce(&mut self, change: Option<Wire>, alerts: bool) -> Option<Wire> {
         match change {
             Some(Wire::Firing) => {
                 self.announced = alerts;
@@ -189,47 +202,39 @@ mod tests {
 
     #[test]
     fn an_alert_is_announced_once_fired_and_resolved_only_if_announced() {
-        let cfg = DetectorConfig {
+        let on = DetectorConfig {
             fire_after: 1,
             resolve_after: 1,
             ..DetectorConfig::default()
         }
         .rules("any");
+        let muted = AlertRules { alerts: false, ..on };
         // Fired while muted: nothing announced, then announced on the first anomalous window
         // after the alerts were turned on, once; its resolution follows.
         let mut s = AlertState::default();
-        let c = s.observe(0.9, 0, &cfg);
-        assert_eq!(s.announce(c, false), None);
-        let c = s.observe(0.4, 1, &cfg);
+        assert_eq!(s.observe(0.9, 0, &muted), None);
         assert_eq!(
-            s.announce(c, true),
+            s.observe(0.4, 1, &on),
             None,
             "turned on while firing, but on a window that is not anomalous"
         );
-        assert!(s.firing && !s.announced);
-        let c = s.observe(0.9, 2, &cfg);
-        assert_eq!(s.announce(c, true), Some(Wire::Firing), "the next anomalous window");
-        let c = s.observe(0.9, 3, &cfg);
-        assert_eq!(s.announce(c, true), None, "once");
-        let c = s.observe(0.0, 4, &cfg);
-        assert_eq!(s.announce(c, true), Some(Wire::Resolved));
+        assert!(s.firing && !s.announced && !s.alerting(&on));
+        assert_eq!(s.observe(0.9, 2, &on), Some(Wire::Firing), "the next anomalous window");
+        assert!(s.alerting(&on) && !s.alerting(&muted));
+        assert_eq!(s.observe(0.9, 3, &on), None, "once");
+        assert_eq!(s.observe(0.0, 4, &on), Some(Wire::Resolved));
         // Fired and resolved while muted: nothing at all.
-        let c = s.observe(0.9, 5, &cfg);
-        assert_eq!(s.announce(c, false), None);
-        let c = s.observe(0.0, 6, &cfg);
-        assert_eq!(s.announce(c, false), None);
-        assert_eq!(s.announce(None, true), None, "nothing fires: nothing to announce");
+        assert_eq!(s.observe(0.9, 5, &muted), None);
+        assert_eq!(s.observe(0.0, 6, &muted), None);
+        assert_eq!(s.observe(0.0, 7, &on), None, "nothing fires: nothing to announce");
         // Announced, then muted: the resolution is still announced, so nothing is left open.
-        let c = s.observe(0.9, 7, &cfg);
-        assert_eq!(s.announce(c, true), Some(Wire::Firing));
-        let c = s.observe(0.0, 8, &cfg);
-        assert_eq!(s.announce(c, false), Some(Wire::Resolved));
+        assert_eq!(s.observe(0.9, 8, &on), Some(Wire::Firing));
+        assert_eq!(s.observe(0.0, 9, &muted), Some(Wire::Resolved));
         // A firing state saved before `announced` was kept reads as announced.
         let mut old: AlertState =
             serde_json::from_str(r#"{"firing":true,"above":3,"below":0,"recent":[]}"#).expect("old state");
-        assert_eq!(old.announce(None, true), None);
-        let c = old.observe(0.0, 9, &cfg);
-        assert_eq!(old.announce(c, true), Some(Wire::Resolved));
+        assert_eq!(old.observe(0.9, 10, &on), None, "not announced a second time");
+        assert_eq!(old.observe(0.0, 11, &on), Some(Wire::Resolved));
     }
 
     #[test]
