@@ -4,7 +4,7 @@
 //! vary a little, nor miss a real fault on it.
 
 use homeostat_detector::fixtures::{noise, quick_training, window};
-use homeostat_detector::{Detector, DetectorConfig, DetectorOut};
+use homeostat_detector::{Detector, DetectorOut};
 use homeostat_schemas::{AlertState, FeatureWindow};
 use runtime::{Emitter, StageContext};
 
@@ -36,7 +36,7 @@ fn flat(t: i64, still_until: i64, faults: &[std::ops::Range<i64>]) -> FeatureWin
 
 #[test]
 fn a_still_service_that_starts_to_vary_is_not_an_incident_but_its_faults_are() {
-    let cfg = DetectorConfig { ..quick_training() };
+    let cfg = quick_training();
     let mut d = Detector::new(cfg, &StageContext::new("detector")).expect("build");
     let faults = [400..430, 1500..1530];
     let mut em = Emitter::default();
