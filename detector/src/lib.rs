@@ -405,6 +405,37 @@ impl Detector {
     }
 }
 
+impl Detector {
+    /// Take the alert rules (`fire_above`, `fire_after`, `resolve_after`, `resolve_below`,
+    /// `adopt_after_s` and `[detector.services]`) from settings read again, as on SIGHUP. The
+    /// alert states carry over: a service whose alerts were off and come back on while its kept
+    /// alert fires announces it on its next anomalous window, as after a restart. The other
+    /// settings shape what the detector has learned and apply only on a restart; the message
+    /// names any that changed. Bad rules change nothing.
+    pub fn reload(&mut self, cfg: DetectorConfig) -> Result<String, String> {
+        cfg.check_rules()?;
+        let (applied, restart) = rules::reload_changes(&self.cfg, &cfg);
+        self.cfg.fire_above = cfg.fire_above;
+        self.cfg.fire_after = cfg.fire_after;
+        self.cfg.resolve_after = cfg.resolve_after;
+        self.cfg.resolve_below = cfg.resolve_below;
+        self.cfg.adopt_after_s = cfg.adopt_after_s;
+        self.cfg.services = cfg.services;
+        let mut what = if applied.is_empty() {
+            "alert rules unchanged".to_owned()
+        } else {
+            format!("alert rules: {}", applied.join(", "))
+        };
+        if !restart.is_empty() {
+            what.push_str(&format!(
+                "; not applied until a restart: {} (they shape what was learned)",
+                restart.join(", ")
+            ));
+        }
+        Ok(what)
+    }
+}
+
 impl Stage for Detector {
     type In = FeatureWindow;
     type Out = DetectorOut;
@@ -413,6 +444,10 @@ impl Stage for Detector {
 
     async fn build(cfg: DetectorConfig, cx: &StageContext) -> Result<Self, BuildError> {
         Detector::new(cfg, cx)
+    }
+
+    fn reload(&mut self, cfg: DetectorConfig) -> Result<String, String> {
+        Detector::reload(self, cfg)
     }
 
     async fn process(&mut self, batch: Vec<FeatureWindow>, out: &mut Emitter<DetectorOut>) -> Result<(), StageError> {

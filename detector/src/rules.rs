@@ -20,9 +20,12 @@
 //! state is still kept, so a lasting change still becomes the new normal, but it is never
 //! announced: no message on `alerts.v1`, `alerting` false on `anomalies.v1`, so the actuator opens
 //! no incident from the detector (the predictor's forecasts still can). Alerts turned back on
-//! (a restart with the rule removed) while that kept state fires announce it as firing on its
-//! first anomalous window; an alert announced before they were turned off still announces its
-//! resolution.
+//! (a restart or a reload with the rule removed) while that kept state fires announce it as firing
+//! on its first anomalous window; an alert announced before they were turned off still announces
+//! its resolution.
+//!
+//! The rules are read at start and again on SIGHUP ([`crate::Detector::reload`]); the other
+//! `[detector]` settings shape what was learned and apply only on a restart.
 
 use serde::Deserialize;
 
@@ -132,6 +135,61 @@ impl DetectorConfig {
         }
         Ok(())
     }
+}
+
+/// What reloading `new` over `old` changes: the alert rules it applies (each as `key old → new`,
+/// or a service's rules added, removed or changed), and the settings it leaves as they were because
+/// they shape what the detector has learned (its baselines, models and checkpoints), which apply
+/// only on a restart.
+pub fn reload_changes(old: &DetectorConfig, new: &DetectorConfig) -> (Vec<String>, Vec<String>) {
+    let mut applied = Vec::new();
+    let mut pair = |key: &str, a: String, b: String| {
+        if a != b {
+            applied.push(format!("{key} {a} → {b}"));
+        }
+    };
+    pair("fire_above", old.fire_above.to_string(), new.fire_above.to_string());
+    pair("fire_after", old.fire_after.to_string(), new.fire_after.to_string());
+    pair(
+        "resolve_after",
+        old.resolve_after.to_string(),
+        new.resolve_after.to_string(),
+    );
+    pair(
+        "resolve_below",
+        old.resolve_below.to_string(),
+        new.resolve_below.to_string(),
+    );
+    pair(
+        "adopt_after_s",
+        old.adopt_after_s.to_string(),
+        new.adopt_after_s.to_string(),
+    );
+    for (key, rules) in &new.services {
+        match old.services.get(key) {
+            None => applied.push(format!("services.{key} added")),
+            Some(r) if r != rules => applied.push(format!("services.{key} changed")),
+            Some(_) => {}
+        }
+    }
+    for key in old.services.keys().filter(|k| !new.services.contains_key(*k)) {
+        applied.push(format!("services.{key} removed"));
+    }
+    let mut restart = Vec::new();
+    let mut at_start = |key: &str, same: bool| {
+        if !same {
+            restart.push(key.to_owned());
+        }
+    };
+    at_start("warmup_windows", old.warmup_windows == new.warmup_windows);
+    at_start("history_windows", old.history_windows == new.history_windows);
+    at_start("threshold", old.threshold == new.threshold);
+    at_start("top_features", old.top_features == new.top_features);
+    at_start("models_dir", old.models_dir == new.models_dir);
+    at_start("checkpoint_every_s", old.checkpoint_every_s == new.checkpoint_every_s);
+    let json = |c: &crate::learned::LearnedConfig| serde_json::to_value(c).ok();
+    at_start("learned", json(&old.learned) == json(&new.learned));
+    (applied, restart)
 }
 
 #[cfg(test)]

@@ -159,3 +159,73 @@ fn alerts_turned_back_on_while_firing_are_announced_before_they_resolve() {
     assert!(scores[0].alerting, "and marked alerting from then on");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Reloaded settings (SIGHUP) change the alert rules in place: the kept alert of a muted service
+/// is announced once its alerts are back on, before it resolves; bad rules change nothing; a
+/// setting that shapes what was learned is named and left for a restart.
+#[test]
+fn reloaded_rules_apply_at_once_and_bad_ones_change_nothing() {
+    let base = quick_training();
+    let mut muted = base.clone();
+    muted.services.insert(
+        "svc".into(),
+        ServiceRules {
+            alerts: Some(false),
+            ..ServiceRules::default()
+        },
+    );
+    let cx = StageContext::new("detector");
+    let feed = |d: &mut Detector, from: i64, to: i64| {
+        let mut em = Emitter::default();
+        for t in from..to {
+            let fault = if FAULT.contains(&t) { 1.5 } else { 0.0 };
+            d.handle_batch(&[window("svc", 1.0, t, 1, fault)], &mut em);
+        }
+        split(em.drain())
+    };
+    let mut d = Detector::new(muted.clone(), &cx).expect("build");
+    let (alerts, _) = feed(&mut d, 0, 410);
+    assert!(alerts.is_empty(), "muted: nothing announced");
+
+    let mut bad = base.clone();
+    bad.services.insert(
+        "svc".into(),
+        ServiceRules {
+            fire_above: Some(0.2),
+            ..ServiceRules::default()
+        },
+    );
+    let e = d
+        .reload(bad)
+        .expect_err("resolve_below 0.3 is not below fire_above 0.2");
+    assert!(e.starts_with("detector.services.svc.resolve_below"), "{e}");
+    let (alerts, scores) = feed(&mut d, 410, 415);
+    assert!(alerts.is_empty(), "still muted after a rejected reload");
+    assert!(scores.iter().all(|s| !s.alerting));
+
+    let mut unmuted = base.clone();
+    unmuted.threshold = base.threshold * 2.0;
+    let what = d.reload(unmuted).expect("good rules");
+    assert!(what.contains("services.svc removed"), "{what}");
+    assert!(what.contains("not applied until a restart: threshold"), "{what}");
+    let (alerts, scores) = feed(&mut d, 415, 600);
+    let seen: Vec<(i64, AlertState)> = alerts
+        .iter()
+        .map(|a| ((a.event_time - 1_700_000_000_000) / 10_000, a.state))
+        .collect();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(
+        seen[0],
+        (415, AlertState::Firing),
+        "announced on the first window after the reload"
+    );
+    assert_eq!(seen[1].1, AlertState::Resolved);
+    assert!(seen[1].0 >= FAULT.end, "resolved after the fault: {seen:?}");
+    assert!(scores[0].alerting);
+
+    let what = d.reload(muted).expect("muting again");
+    assert_eq!(
+        what, "alert rules: services.svc added",
+        "the threshold was never applied, so it has not changed"
+    );
+}

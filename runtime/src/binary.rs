@@ -19,7 +19,9 @@ fn usage(name: &str, about: &str) -> String {
            HOMEOSTAT__KAFKA__BROKERS=127.0.0.1:9092  HOMEOSTAT__LOG__FORMAT=json\n  \
            RUST_LOG overrides the log filter.\n\n\
          Serves /metrics, /healthz and /readyz (see [http] listen). Stops cleanly on SIGTERM or SIGINT,\n\
-         finishing the batch in flight and committing its offsets.\n"
+         finishing the batch in flight and committing its offsets. SIGHUP reads the settings again\n\
+         (the same file and environment): the detector applies its alert rules at once, the other\n\
+         stages only on a restart; the log says what changed, or why nothing did.\n"
     )
 }
 

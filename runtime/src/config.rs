@@ -136,6 +136,8 @@ impl HttpConfig {
 #[derive(Debug, Clone)]
 pub struct Config {
     table: Table,
+    /// The file it was read from, read again on a reload.
+    file: Option<std::path::PathBuf>,
 }
 
 fn merge(base: &mut Table, over: Table) {
@@ -194,7 +196,10 @@ pub fn load_config(
             });
         }
     }
-    Ok(Config { table })
+    Ok(Config {
+        table,
+        file: file.map(Path::to_path_buf),
+    })
 }
 
 /// A table holding `value` at `path` (`["kafka", "brokers"]` → `{kafka = {brokers = value}}`).
@@ -215,6 +220,21 @@ impl Config {
     /// Load from the process environment and an optional file.
     pub fn from_process(file: Option<&Path>) -> Result<Self, ConfigError> {
         load_config(file, std::env::vars())
+    }
+
+    /// The same file and the process environment, read again (a stage's reload on SIGHUP).
+    pub fn reread(&self) -> Result<Self, ConfigError> {
+        load_config(self.file.as_deref(), std::env::vars())
+    }
+
+    /// The sections other than `stage`'s whose settings differ in `other` (for a reload, which
+    /// applies only the stage's own section).
+    pub fn changed_besides(&self, other: &Config, stage: &str) -> Vec<String> {
+        SECTIONS
+            .iter()
+            .filter(|s| **s != stage && self.table.get(**s) != other.table.get(**s))
+            .map(|s| (*s).to_owned())
+            .collect()
     }
 
     /// Deserialize one section.

@@ -103,6 +103,8 @@ struct RunnerMetrics {
     dead_letters: Counter,
     batches: Counter,
     retries: Counter,
+    reloads: Counter,
+    reloads_rejected: Counter,
 }
 
 impl RunnerMetrics {
@@ -113,6 +115,16 @@ impl RunnerMetrics {
             dead_letters: m.counter("dead_letters_total", "", "Records sent to the dead-letter topic."),
             batches: m.counter("batches_total", "", "Batches processed."),
             retries: m.counter("retries_total", "", "Retries after broker or dependency failures."),
+            reloads: m.counter(
+                "config_reloads_total",
+                "result=\"applied\"",
+                "Settings read again on SIGHUP, by outcome.",
+            ),
+            reloads_rejected: m.counter(
+                "config_reloads_total",
+                "result=\"rejected\"",
+                "Settings read again on SIGHUP, by outcome.",
+            ),
         }
     }
 }
@@ -177,6 +189,8 @@ pub async fn run<S: Stage>(config: &Config) -> Result<(), RunError> {
 
 /// Run stage `S` against Kafka until `shutdown` turns true.
 pub async fn run_until<S: Stage>(config: &Config, mut shutdown: Shutdown) -> Result<(), RunError> {
+    // Listening from the start: SIGHUP's default action would end the process.
+    let mut hangup = hangups();
     let rt = config.runtime()?;
     let k = &rt.kafka;
     let cx = StageContext::new(S::NAME);
@@ -225,6 +239,10 @@ pub async fn run_until<S: Stage>(config: &Config, mut shutdown: Shutdown) -> Res
         let first = tokio::select! {
             biased;
             _ = shutdown::requested(&mut shutdown) => break,
+            _ = next_hangup(&mut hangup) => {
+                reload(config, &mut stage, &m);
+                continue;
+            }
             _ = tick.tick() => {
                 let mut em = Emitter::default();
                 match stage.on_tick(crate::now_ms(), &mut em).await {
@@ -308,6 +326,73 @@ pub async fn run_until<S: Stage>(config: &Config, mut shutdown: Shutdown) -> Res
     }
     tracing::info!(stage = S::NAME, "stopped cleanly");
     Ok(())
+}
+
+#[cfg(unix)]
+type Hangups = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hangups = ();
+
+/// SIGHUP, which asks a stage to read its settings again.
+#[cfg(unix)]
+fn hangups() -> Hangups {
+    use tokio::signal::unix::{SignalKind, signal};
+    signal(SignalKind::hangup())
+        .map_err(|e| tracing::warn!(error = %e, "cannot listen for SIGHUP; settings reload only on a restart"))
+        .ok()
+}
+#[cfg(not(unix))]
+fn hangups() -> Hangups {}
+
+#[cfg(unix)]
+async fn next_hangup(h: &mut Hangups) {
+    let stream_open = match h {
+        Some(s) => s.recv().await.is_some(),
+        None => false,
+    };
+    if !stream_open {
+        std::future::pending::<()>().await;
+    }
+}
+#[cfg(not(unix))]
+async fn next_hangup(_: &mut Hangups) {
+    std::future::pending().await
+}
+
+/// Read the settings file and environment again and hand the stage its section. Settings that
+/// cannot be read or that the stage rejects leave the current ones in force.
+fn reload<S: Stage>(config: &Config, stage: &mut S, m: &RunnerMetrics) {
+    let fresh = config
+        .reread()
+        .and_then(|c| Ok((c.section::<S::Config>(S::NAME)?, config.changed_besides(&c, S::NAME))));
+    let (cfg, others) = match fresh {
+        Ok(x) => x,
+        Err(e) => {
+            m.reloads_rejected.inc();
+            tracing::warn!(stage = S::NAME, error = %e, "SIGHUP: settings not reloaded; the current ones stay");
+            return;
+        }
+    };
+    match stage.reload(cfg) {
+        Ok(what) => {
+            m.reloads.inc();
+            if others.is_empty() {
+                tracing::info!(stage = S::NAME, changes = %what, "SIGHUP: settings reloaded");
+            } else {
+                let others = others.iter().map(|s| format!("[{s}]")).collect::<Vec<_>>().join(", ");
+                tracing::warn!(
+                    stage = S::NAME,
+                    changes = %what,
+                    restart_needed = %others,
+                    "SIGHUP: settings reloaded; changes to other sections apply only on a restart"
+                );
+            }
+        }
+        Err(why) => {
+            m.reloads_rejected.inc();
+            tracing::warn!(stage = S::NAME, reason = %why, "SIGHUP: settings not reloaded; the current ones stay");
+        }
+    }
 }
 
 fn owned(msg: &rdkafka::message::BorrowedMessage<'_>, prefix: &str) -> SourceRecord {

@@ -116,6 +116,17 @@ pub trait Stage: Send + Sized + 'static {
         async { Ok(()) }
     }
 
+    /// Apply the stage's settings read again on SIGHUP (the runner reads the same file and
+    /// environment). `Ok` says what changed, naming any setting the stage applies only at start
+    /// (those stay as they were); `Err` says why nothing changed. By default a stage applies its
+    /// settings only at start.
+    fn reload(&mut self, _cfg: Self::Config) -> Result<String, String> {
+        Err(format!(
+            "homeostat-{} applies its settings only at start; restart it to apply them",
+            Self::NAME
+        ))
+    }
+
     /// Called once on shutdown after the last batch, to flush buffers.
     fn shutdown(&mut self, _out: &mut Emitter<Self::Out>) -> impl Future<Output = Result<(), StageError>> + Send {
         async { Ok(()) }
