@@ -307,4 +307,23 @@ mod tests {
         assert_eq!(c.runtime().expect("rt").log.format, "json");
         assert_eq!(c.runtime().expect("rt").log.level, "info");
     }
+
+    #[test]
+    fn a_reread_sees_the_file_as_it_is_now_and_names_the_other_sections_that_changed() {
+        let dir = std::env::temp_dir().join(format!("homeostat-cfg-reread-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let f = dir.join("c.toml");
+        std::fs::write(&f, "[detector]\nfire_after = 3\n").expect("write");
+        let before = load_config(Some(&f), Vec::new()).expect("load");
+        std::fs::write(&f, "[detector]\nfire_after = 4\n\n[kafka]\nlinger_ms = 7\n").expect("write");
+        let after = before.reread().expect("reread");
+        let fire_after = |c: &Config| c.table["detector"]["fire_after"].as_integer();
+        assert_eq!((fire_after(&before), fire_after(&after)), (Some(3), Some(4)));
+        assert_eq!(before.changed_besides(&after, "detector"), vec!["kafka".to_owned()]);
+        assert!(before.changed_besides(&before, "detector").is_empty());
+        std::fs::write(&f, "[kafka\n").expect("write");
+        let err = before.reread().expect_err("does not parse").to_string();
+        assert!(err.contains("c.toml"), "names the file: {err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -128,3 +128,48 @@ async fn sighup_reloads_the_detectors_alert_rules_and_keeps_it_running() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A stage that applies its settings only at start says so on SIGHUP, and keeps running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_to_a_stage_without_reload_is_answered_and_harmless() {
+    let run = format!(
+        "rehup{}x{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos())
+    );
+    let dir = std::env::temp_dir().join(format!("homeostat-{run}"));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let prefix = format!("{run}.");
+    create_topics(&prefix);
+    let file = dir.join("homeostat.toml");
+    std::fs::write(&file, "").expect("write settings");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let env: Vec<(String, String)> = vec![
+        ("HOMEOSTAT__KAFKA__BROKERS".into(), BROKERS.into()),
+        ("HOMEOSTAT__KAFKA__TOPIC_PREFIX".into(), prefix),
+        ("HOMEOSTAT__KAFKA__GROUP_PREFIX".into(), run.clone()),
+        ("HOMEOSTAT__HTTP__LISTEN".into(), addr.clone()),
+        ("HOMEOSTAT__LOG__LEVEL".into(), "info".into()),
+    ];
+    let path = file.display().to_string();
+    let mut p = Proc::start("ingest", bin("homeostat-ingest"), &["--config", &path], &env, &dir);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !matches!(http_get(&addr, "/readyz"), Ok((200, _))) {
+        assert!(Instant::now() < deadline, "ingest not ready; log:\n{}", p.log_tail(20));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let line = reload(&p, &file, "", "SIGHUP: settings not reloaded").await;
+    assert!(
+        line.contains("homeostat-ingest applies its settings only at start; restart it to apply them"),
+        "{line}"
+    );
+    assert!(matches!(http_get(&addr, "/readyz"), Ok((200, _))), "still serving");
+    assert_eq!(
+        p.terminate(Duration::from_secs(20)),
+        Some(0),
+        "still running, stops cleanly"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
