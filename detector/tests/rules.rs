@@ -26,6 +26,37 @@ fn run(cfg: DetectorConfig) -> (Vec<Alert>, Vec<AnomalyScore>) {
     split(em.drain())
 }
 
+/// `base` with the alerts of service `svc` off.
+fn muted(base: &DetectorConfig) -> DetectorConfig {
+    let mut muted = base.clone();
+    muted.services.insert(
+        "svc".into(),
+        ServiceRules {
+            alerts: Some(false),
+            ..ServiceRules::default()
+        },
+    );
+    muted
+}
+
+/// Feed service `svc` windows `from..to` (failing during [`FAULT`]); what was emitted.
+fn feed(d: &mut Detector, from: i64, to: i64) -> (Vec<Alert>, Vec<AnomalyScore>) {
+    let mut em = Emitter::default();
+    for t in from..to {
+        let fault = if FAULT.contains(&t) { 1.5 } else { 0.0 };
+        d.handle_batch(&[window("svc", 1.0, t, 1, fault)], &mut em);
+    }
+    split(em.drain())
+}
+
+/// The alerts' windows (as fed) and states.
+fn announced(alerts: &[Alert]) -> Vec<(i64, AlertState)> {
+    alerts
+        .iter()
+        .map(|a| ((a.event_time - 1_700_000_000_000) / 10_000, a.state))
+        .collect()
+}
+
 #[test]
 fn each_service_alerts_by_its_own_rules() {
     let mut cfg = quick_training();
@@ -116,23 +147,8 @@ fn alerts_turned_back_on_while_firing_are_announced_before_they_resolve() {
         checkpoint_every_s: 3600,
         ..quick_training()
     };
-    let mut muted = base.clone();
-    muted.services.insert(
-        "svc".into(),
-        ServiceRules {
-            alerts: Some(false),
-            ..ServiceRules::default()
-        },
-    );
+    let muted = muted(&base);
     let cx = StageContext::new("detector");
-    let feed = |d: &mut Detector, from: i64, to: i64| {
-        let mut em = Emitter::default();
-        for t in from..to {
-            let fault = if FAULT.contains(&t) { 1.5 } else { 0.0 };
-            d.handle_batch(&[window("svc", 1.0, t, 1, fault)], &mut em);
-        }
-        split(em.drain())
-    };
     let mut first = Detector::new(muted, &cx).expect("build");
     let (alerts, scores) = feed(&mut first, 0, 415);
     assert!(alerts.is_empty(), "muted: nothing announced");
@@ -148,10 +164,7 @@ fn alerts_turned_back_on_while_firing_are_announced_before_they_resolve() {
 
     let mut second = Detector::new(base, &cx).expect("restart with alerts on");
     let (alerts, scores) = feed(&mut second, 415, 600);
-    let seen: Vec<(i64, AlertState)> = alerts
-        .iter()
-        .map(|a| ((a.event_time - 1_700_000_000_000) / 10_000, a.state))
-        .collect();
+    let seen = announced(&alerts);
     assert_eq!(seen.len(), 2, "{seen:?}");
     assert_eq!(seen[0], (415, AlertState::Firing), "announced on the first window");
     assert_eq!(seen[1].1, AlertState::Resolved);
@@ -166,23 +179,8 @@ fn alerts_turned_back_on_while_firing_are_announced_before_they_resolve() {
 #[test]
 fn reloaded_rules_apply_at_once_and_bad_ones_change_nothing() {
     let base = quick_training();
-    let mut muted = base.clone();
-    muted.services.insert(
-        "svc".into(),
-        ServiceRules {
-            alerts: Some(false),
-            ..ServiceRules::default()
-        },
-    );
+    let muted = muted(&base);
     let cx = StageContext::new("detector");
-    let feed = |d: &mut Detector, from: i64, to: i64| {
-        let mut em = Emitter::default();
-        for t in from..to {
-            let fault = if FAULT.contains(&t) { 1.5 } else { 0.0 };
-            d.handle_batch(&[window("svc", 1.0, t, 1, fault)], &mut em);
-        }
-        split(em.drain())
-    };
     let mut d = Detector::new(muted.clone(), &cx).expect("build");
     let (alerts, _) = feed(&mut d, 0, 410);
     assert!(alerts.is_empty(), "muted: nothing announced");
@@ -209,10 +207,7 @@ fn reloaded_rules_apply_at_once_and_bad_ones_change_nothing() {
     assert!(what.contains("services.svc removed"), "{what}");
     assert!(what.contains("not applied until a restart: threshold"), "{what}");
     let (alerts, scores) = feed(&mut d, 415, 600);
-    let seen: Vec<(i64, AlertState)> = alerts
-        .iter()
-        .map(|a| ((a.event_time - 1_700_000_000_000) / 10_000, a.state))
-        .collect();
+    let seen = announced(&alerts);
     assert_eq!(seen.len(), 2, "{seen:?}");
     assert_eq!(
         seen[0],

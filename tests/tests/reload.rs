@@ -40,10 +40,11 @@ async fn reload(p: &Proc, file: &Path, text: &str, outcome: &str) -> String {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sighup_reloads_the_detectors_alert_rules_and_keeps_it_running() {
+/// Start stage `stage` against the broker with the settings file `settings`, on its own topics;
+/// wait until it is ready. Returns the process, its run directory, the file and its address.
+async fn start(stage: &str, settings: &str) -> (Proc, std::path::PathBuf, std::path::PathBuf, String) {
     let run = format!(
-        "reload{}x{}",
+        "reload{stage}{}x{}",
         std::process::id(),
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -54,9 +55,8 @@ async fn sighup_reloads_the_detectors_alert_rules_and_keeps_it_running() {
     let prefix = format!("{run}.");
     create_topics(&prefix);
     let file = dir.join("homeostat.toml");
-    std::fs::write(&file, "[detector.services.batch]\nalerts = false\n").expect("write settings");
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
+    std::fs::write(&file, settings).expect("write settings");
+    let addr = format!("127.0.0.1:{}", free_port());
     let env: Vec<(String, String)> = vec![
         ("HOMEOSTAT__KAFKA__BROKERS".into(), BROKERS.into()),
         ("HOMEOSTAT__KAFKA__TOPIC_PREFIX".into(), prefix),
@@ -65,16 +65,25 @@ async fn sighup_reloads_the_detectors_alert_rules_and_keeps_it_running() {
         ("HOMEOSTAT__LOG__LEVEL".into(), "info".into()),
     ];
     let path = file.display().to_string();
-    let mut p = Proc::start("detector", bin("homeostat-detector"), &["--config", &path], &env, &dir);
+    let p = Proc::start(
+        stage,
+        bin(&format!("homeostat-{stage}")),
+        &["--config", &path],
+        &env,
+        &dir,
+    );
     let deadline = Instant::now() + Duration::from_secs(60);
     while !matches!(http_get(&addr, "/readyz"), Ok((200, _))) {
-        assert!(
-            Instant::now() < deadline,
-            "detector not ready; log:\n{}",
-            p.log_tail(20)
-        );
+        assert!(Instant::now() < deadline, "{stage} not ready; log:\n{}", p.log_tail(20));
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    (p, dir, file, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_the_detectors_alert_rules_and_keeps_it_running() {
+    let (mut p, dir, file, addr) = start("detector", "[detector.services.batch]\nalerts = false\n").await;
+    let path = file.display().to_string();
 
     let applied = "SIGHUP: settings reloaded";
     let rejected = "SIGHUP: settings not reloaded";
@@ -132,34 +141,7 @@ async fn sighup_reloads_the_detectors_alert_rules_and_keeps_it_running() {
 /// A stage that applies its settings only at start says so on SIGHUP, and keeps running.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_to_a_stage_without_reload_is_answered_and_harmless() {
-    let run = format!(
-        "rehup{}x{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos())
-    );
-    let dir = std::env::temp_dir().join(format!("homeostat-{run}"));
-    std::fs::create_dir_all(&dir).expect("tmp dir");
-    let prefix = format!("{run}.");
-    create_topics(&prefix);
-    let file = dir.join("homeostat.toml");
-    std::fs::write(&file, "").expect("write settings");
-    let addr = format!("127.0.0.1:{}", free_port());
-    let env: Vec<(String, String)> = vec![
-        ("HOMEOSTAT__KAFKA__BROKERS".into(), BROKERS.into()),
-        ("HOMEOSTAT__KAFKA__TOPIC_PREFIX".into(), prefix),
-        ("HOMEOSTAT__KAFKA__GROUP_PREFIX".into(), run.clone()),
-        ("HOMEOSTAT__HTTP__LISTEN".into(), addr.clone()),
-        ("HOMEOSTAT__LOG__LEVEL".into(), "info".into()),
-    ];
-    let path = file.display().to_string();
-    let mut p = Proc::start("ingest", bin("homeostat-ingest"), &["--config", &path], &env, &dir);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !matches!(http_get(&addr, "/readyz"), Ok((200, _))) {
-        assert!(Instant::now() < deadline, "ingest not ready; log:\n{}", p.log_tail(20));
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let (mut p, dir, file, addr) = start("ingest", "").await;
     let line = reload(&p, &file, "", "SIGHUP: settings not reloaded").await;
     assert!(
         line.contains("homeostat-ingest applies its settings only at start; restart it to apply them"),
