@@ -51,7 +51,8 @@ pub struct Outcome {
 pub struct DemoReport {
     /// Per fault.
     pub outcomes: Vec<Outcome>,
-    /// Incidents on services without a fault.
+    /// Incidents no injected fault explains: on a healthy service, or on a faulty one outside its
+    /// fault's span (see [`unexplained`]), as `service kind at +HH:MM:SS` of simulated time.
     pub false_incidents: Vec<String>,
     /// Records the simulator produced.
     pub records: u64,
@@ -66,6 +67,25 @@ impl DemoReport {
             .iter()
             .all(|o| o.incident.as_ref().is_some_and(|i| i.0 == o.label.incident_kind))
     }
+}
+
+/// How long after a fault ends an incident on its service is still its doing (the metrics take a
+/// few windows to settle).
+const AFTERMATH_MS: i64 = 5 * 60_000;
+
+/// The incidents, as (service, kind, opened at ms), that no fault explains: an incident is a
+/// fault's when it is on that fault's service, opened from a minute before the fault starts to
+/// five minutes after it ends. Each as `service kind at +HH:MM:SS` after `start`.
+pub fn unexplained(incidents: &[(&str, &str, i64)], labels: &[FaultLabel], start: i64) -> Vec<String> {
+    incidents
+        .iter()
+        .filter(|(service, _, at)| {
+            !labels
+                .iter()
+                .any(|l| l.service == *service && *at >= l.start_ms - 60_000 && *at <= l.end_ms + AFTERMATH_MS)
+        })
+        .map(|(service, kind, at)| format!("{service} {kind} at {}", crate::view::hms(start, *at)))
+        .collect()
 }
 
 /// Run the demo.
@@ -236,12 +256,11 @@ pub async fn run(opts: DemoOptions, mut stop: runtime::shutdown::Shutdown) -> an
             incident: inc,
         });
     }
-    let faulty: Vec<&str> = labels.iter().map(|l| l.service.as_str()).collect();
-    let false_incidents = rows
+    let opened: Vec<(&str, &str, i64)> = rows
         .iter()
-        .filter(|r| !faulty.contains(&r.service_id.as_str()))
-        .map(|r| format!("{} {} at {}", r.service_id, r.kind, r.opened_at))
+        .map(|r| (r.service_id.as_str(), r.kind.as_str(), r.opened_at))
         .collect();
+    let false_incidents = unexplained(&opened, &labels, start);
     pool.close().await;
     Ok(DemoReport {
         outcomes,
@@ -249,4 +268,36 @@ pub async fn run(opts: DemoOptions, mut stop: runtime::shutdown::Shutdown) -> an
         records: fleet.produced(),
         interrupted,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use homeostat_sim::FaultKind;
+
+    #[test]
+    fn an_incident_is_a_faults_only_on_its_service_and_during_it_or_just_after() {
+        let start = 1_700_000_000_000;
+        let min = 60_000;
+        let labels = [FaultLabel {
+            service: "checkout".into(),
+            fault: FaultKind::ErrorBurst { error_probability: 0.2 },
+            incident_kind: "error_burst",
+            start_ms: start + 38 * min,
+            end_ms: start + 44 * min,
+        }];
+        let incidents = [
+            ("checkout", "error_burst", start + 37 * min + 30_000),
+            ("checkout", "error_burst", start + 48 * min),
+            ("checkout", "saturation", start + 190 * min),
+            ("search", "error_burst", start + 40 * min),
+        ];
+        assert_eq!(
+            unexplained(&incidents, &labels, start),
+            vec![
+                "checkout saturation at +03:10:00".to_owned(),
+                "search error_burst at +00:40:00".to_owned()
+            ]
+        );
+    }
 }

@@ -332,7 +332,11 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
             if !report.false_incidents.is_empty() {
-                println!("\nIncidents on healthy services: {}", report.false_incidents.join(", "));
+                println!(
+                    "\nIncidents no injected fault explains ({}): {}",
+                    report.false_incidents.len(),
+                    report.false_incidents.join(", ")
+                );
             }
             if report.interrupted {
                 println!("\nStopped early (Ctrl-C); faults not yet injected could not be detected.");

@@ -34,7 +34,8 @@ pub struct View {
     expected_services: usize,
 }
 
-fn hms(start: i64, t: i64) -> String {
+/// `t` as `+HH:MM:SS` after `start` (both ms since the epoch).
+pub(crate) fn hms(start: i64, t: i64) -> String {
     let s = ((t - start) / 1000).max(0);
     format!("+{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
 }

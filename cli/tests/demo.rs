@@ -1,5 +1,6 @@
 //! The embedded demo, driven at high speed: every injected fault is detected with an incident of
-//! the right kind, no incident opens on a healthy service, and the run stops cleanly.
+//! the right kind, no incident opens that no fault explains (on a healthy service, or on a faulty
+//! one outside its fault's span), and the run stops cleanly.
 
 use homeostat_cli::demo::{DemoOptions, run};
 
@@ -33,7 +34,7 @@ async fn demo_detects_every_injected_fault_with_an_incident() {
     assert!(report.all_detected(), "{:?}", report.outcomes);
     assert!(
         report.false_incidents.is_empty(),
-        "incidents on healthy services: {:?}",
+        "incidents no fault explains: {:?}",
         report.false_incidents
     );
     let rows = homeostat_cli::incidents::list(&format!("sqlite://{}", db.display()), 100)
