@@ -403,9 +403,7 @@ impl Detector {
             }));
         }
     }
-}
 
-impl Detector {
     /// Take the alert rules (`fire_above`, `fire_after`, `resolve_after`, `resolve_below`,
     /// `adopt_after_s` and `[detector.services]`) from settings read again, as on SIGHUP. The
     /// alert states carry over: a service whose alerts were off and come back on while its kept

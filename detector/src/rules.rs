@@ -142,29 +142,17 @@ impl DetectorConfig {
 /// they shape what the detector has learned (its baselines, models and checkpoints), which apply
 /// only on a restart.
 pub fn reload_changes(old: &DetectorConfig, new: &DetectorConfig) -> (Vec<String>, Vec<String>) {
-    let mut applied = Vec::new();
-    let mut pair = |key: &str, a: String, b: String| {
+    fn changed<T: PartialEq + std::fmt::Display>(out: &mut Vec<String>, key: &str, a: T, b: T) {
         if a != b {
-            applied.push(format!("{key} {a} → {b}"));
+            out.push(format!("{key} {a} → {b}"));
         }
-    };
-    pair("fire_above", old.fire_above.to_string(), new.fire_above.to_string());
-    pair("fire_after", old.fire_after.to_string(), new.fire_after.to_string());
-    pair(
-        "resolve_after",
-        old.resolve_after.to_string(),
-        new.resolve_after.to_string(),
-    );
-    pair(
-        "resolve_below",
-        old.resolve_below.to_string(),
-        new.resolve_below.to_string(),
-    );
-    pair(
-        "adopt_after_s",
-        old.adopt_after_s.to_string(),
-        new.adopt_after_s.to_string(),
-    );
+    }
+    let mut applied = Vec::new();
+    changed(&mut applied, "fire_above", old.fire_above, new.fire_above);
+    changed(&mut applied, "fire_after", old.fire_after, new.fire_after);
+    changed(&mut applied, "resolve_after", old.resolve_after, new.resolve_after);
+    changed(&mut applied, "resolve_below", old.resolve_below, new.resolve_below);
+    changed(&mut applied, "adopt_after_s", old.adopt_after_s, new.adopt_after_s);
     for (key, rules) in &new.services {
         match old.services.get(key) {
             None => applied.push(format!("services.{key} added")),
