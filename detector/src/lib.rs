@@ -412,13 +412,7 @@ impl Detector {
     /// names any that changed. Bad rules change nothing.
     pub fn reload(&mut self, cfg: DetectorConfig) -> Result<String, String> {
         cfg.check_rules()?;
-        let (applied, restart) = rules::reload_changes(&self.cfg, &cfg);
-        self.cfg.fire_above = cfg.fire_above;
-        self.cfg.fire_after = cfg.fire_after;
-        self.cfg.resolve_after = cfg.resolve_after;
-        self.cfg.resolve_below = cfg.resolve_below;
-        self.cfg.adopt_after_s = cfg.adopt_after_s;
-        self.cfg.services = cfg.services;
+        let (applied, restart) = self.cfg.take_rules(cfg);
         let mut what = if applied.is_empty() {
             "alert rules unchanged".to_owned()
         } else {

@@ -137,47 +137,68 @@ impl DetectorConfig {
     }
 }
 
-/// What reloading `new` over `old` changes: the alert rules it applies (each as `key old → new`,
-/// or a service's rules added, removed or changed), and the settings it leaves as they were because
-/// they shape what the detector has learned (its baselines, models and checkpoints), which apply
-/// only on a restart.
-pub fn reload_changes(old: &DetectorConfig, new: &DetectorConfig) -> (Vec<String>, Vec<String>) {
-    fn changed<T: PartialEq + std::fmt::Display>(out: &mut Vec<String>, key: &str, a: T, b: T) {
-        if a != b {
-            out.push(format!("{key} {a} → {b}"));
+impl DetectorConfig {
+    /// Take the alert rules of `new` (settings read again, as on SIGHUP): `fire_above`,
+    /// `fire_after`, `resolve_after`, `resolve_below`, `adopt_after_s` and `services`. Returns
+    /// what changed (each as `key old → new`, or a service's rules added, removed or changed), and
+    /// the other settings `new` changes, which are left as they are because they shape what the
+    /// detector has learned (its baselines, models and checkpoints) and apply only on a restart.
+    pub fn take_rules(&mut self, new: DetectorConfig) -> (Vec<String>, Vec<String>) {
+        fn take<T: PartialEq + std::fmt::Display>(out: &mut Vec<String>, key: &str, mine: &mut T, new: T) {
+            if *mine != new {
+                out.push(format!("{key} {mine} → {new}"));
+                *mine = new;
+            }
         }
-    }
-    let mut applied = Vec::new();
-    changed(&mut applied, "fire_above", old.fire_above, new.fire_above);
-    changed(&mut applied, "fire_after", old.fire_after, new.fire_after);
-    changed(&mut applied, "resolve_after", old.resolve_after, new.resolve_after);
-    changed(&mut applied, "resolve_below", old.resolve_below, new.resolve_below);
-    changed(&mut applied, "adopt_after_s", old.adopt_after_s, new.adopt_after_s);
-    for (key, rules) in &new.services {
-        match old.services.get(key) {
-            None => applied.push(format!("services.{key} added")),
-            Some(r) if r != rules => applied.push(format!("services.{key} changed")),
-            Some(_) => {}
+        let mut restart = Vec::new();
+        let mut at_start = |key: &str, same: bool| {
+            if !same {
+                restart.push(key.to_owned());
+            }
+        };
+        at_start("warmup_windows", self.warmup_windows == new.warmup_windows);
+        at_start("history_windows", self.history_windows == new.history_windows);
+        at_start("threshold", self.threshold == new.threshold);
+        at_start("top_features", self.top_features == new.top_features);
+        at_start("models_dir", self.models_dir == new.models_dir);
+        at_start("checkpoint_every_s", self.checkpoint_every_s == new.checkpoint_every_s);
+        let json = |c: &crate::learned::LearnedConfig| serde_json::to_value(c).ok();
+        at_start("learned", json(&self.learned) == json(&new.learned));
+
+        let mut applied = Vec::new();
+        take(&mut applied, "fire_above", &mut self.fire_above, new.fire_above);
+        take(&mut applied, "fire_after", &mut self.fire_after, new.fire_after);
+        take(
+            &mut applied,
+            "resolve_after",
+            &mut self.resolve_after,
+            new.resolve_after,
+        );
+        take(
+            &mut applied,
+            "resolve_below",
+            &mut self.resolve_below,
+            new.resolve_below,
+        );
+        take(
+            &mut applied,
+            "adopt_after_s",
+            &mut self.adopt_after_s,
+            new.adopt_after_s,
+        );
+        for (key, rules) in &new.services {
+            match self.services.get(key) {
+                None => applied.push(format!("services.{key} added")),
+                Some(r) if r != rules => applied.push(format!("services.{key} changed")),
+                Some(_) => {}
+            }
         }
-    }
-    for key in old.services.keys().filter(|k| !new.services.contains_key(*k)) {
-        applied.push(format!("services.{key} removed"));
-    }
-    let mut restart = Vec::new();
-    let mut at_start = |key: &str, same: bool| {
-        if !same {
-            restart.push(key.to_owned());
+        for key in self.services.keys().filter(|k| !new.services.contains_key(*k)) {
+            applied.push(format!("services.{key} removed"));
         }
-    };
-    at_start("warmup_windows", old.warmup_windows == new.warmup_windows);
-    at_start("history_windows", old.history_windows == new.history_windows);
-    at_start("threshold", old.threshold == new.threshold);
-    at_start("top_features", old.top_features == new.top_features);
-    at_start("models_dir", old.models_dir == new.models_dir);
-    at_start("checkpoint_every_s", old.checkpoint_every_s == new.checkpoint_every_s);
-    let json = |c: &crate::learned::LearnedConfig| serde_json::to_value(c).ok();
-    at_start("learned", json(&old.learned) == json(&new.learned));
-    (applied, restart)
+        self.services = new.services;
+        (applied, restart)
+    }
 }
 
 #[cfg(test)]
