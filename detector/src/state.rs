@@ -38,7 +38,8 @@ fn announced_before() -> bool {
 impl AlertState {
     /// Fold in a window's score under the service's alert rules; return the state change to
     /// announce on `alerts.v1`, if any. With the rules' `alerts` off the state changes all the
-    /// same but nothing is announced (see [`AlertState::announce`]).
+    /// same but nothing is announced; an alert that fired then is announced on its first anomalous
+    /// window once they are on again.
     pub fn observe(&mut self, score: f64, t: Timestamp, cfg: &AlertRules) -> Option<Wire> {
         let change = self.transition(score, t, cfg);
         self.announce(change, cfg.alerts)
