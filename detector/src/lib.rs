@@ -33,7 +33,7 @@ use runtime::codec::{Output, encode_json};
 use runtime::{BuildError, Counter, Emitter, Stage, StageContext, StageError};
 use serde::Deserialize;
 
-pub use state::AlertState;
+pub use state::{AlertState, Evidence};
 
 /// `[detector]` configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -47,7 +47,9 @@ pub struct DetectorConfig {
     pub threshold: f64,
     /// Score from which a window counts as anomalous for alerting.
     pub fire_above: f64,
-    /// Consecutive windows at or above `fire_above` before an alert fires.
+    /// Consecutive windows at or above `fire_above` before an alert fires. Overlapping windows that
+    /// rest on the same value of the same feature (one spike held in a window's maximum) count
+    /// once until that value has lasted longer than a window (see [`Evidence`]).
     pub fire_after: u32,
     /// Consecutive windows below `resolve_below` before a firing alert resolves.
     pub resolve_after: u32,
@@ -326,7 +328,12 @@ impl Detector {
         let st = self.states.entry(w.service_id.clone()).or_default();
         // With the service's alerts off its state is kept (so a lasting change still becomes its
         // new normal) but not announced: no alert, and `alerting` stays false.
-        let change = st.observe(score, w.event_time, &rules);
+        let evidence = fused.contributions.first().map(|c| state::Evidence {
+            feature: c.feature.clone(),
+            value: c.value,
+            span_ms: w.event_time.saturating_sub(w.window_start),
+        });
+        let change = st.observe(score, w.event_time, evidence.as_ref(), &rules);
         let normal = !st.firing && score < 0.5;
         if st.take_adoption(w.event_time, &rules) {
             // The alert has lasted: the service's level now is its normal. Its levels are learned

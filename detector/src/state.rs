@@ -29,6 +29,27 @@ pub struct AlertState {
     above: u32,
     below: u32,
     recent: VecDeque<(Timestamp, f64)>,
+    /// The evidence the current run of high windows last counted, and when it was first seen.
+    #[serde(skip)]
+    held: Option<(String, f64, Timestamp)>,
+}
+
+/// What a window's score rests on: its strongest feature and that feature's value, with the span
+/// of time the window covers (`event_time − window_start`).
+///
+/// Windows overlap (60 s windows every 10 s), and a window's maximum holds one spike for as long
+/// as the spike stays in the window: one CPU sample at 0.82 makes six windows in a row anomalous
+/// on `cpu_max_ratio` = 0.82. Such windows are one piece of evidence, so `fire_after` counts them
+/// once, until the same value has lasted longer than one window (then it is not one sample, and
+/// each further window counts again). Any other value, or another feature, is new evidence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evidence {
+    /// The strongest feature.
+    pub feature: String,
+    /// Its value in the window.
+    pub value: f64,
+    /// The window's span, ms.
+    pub span_ms: i64,
 }
 
 fn announced_before() -> bool {
@@ -36,12 +57,14 @@ fn announced_before() -> bool {
 }
 
 impl AlertState {
-    /// Fold in a window's score under the service's alert rules; return the state change to
-    /// announce on `alerts.v1`, if any. With the rules' `alerts` off the state changes all the
+    /// Fold in a window's score, and what it rests on, under the service's alert rules; return
+    /// the state change to announce on `alerts.v1`, if any. A high window counts toward
+    /// `fire_after` unless it repeats the evidence already counted (see [`Evidence`]); without
+    /// evidence every high window counts. With the rules' `alerts` off the state changes all the
     /// same but nothing is announced; an alert that fired then is announced on its first anomalous
     /// window once they are on again.
-    pub fn observe(&mut self, score: f64, t: Timestamp, cfg: &AlertRules) -> Option<Wire> {
-        let change = self.transition(score, t, cfg);
+    pub fn observe(&mut self, score: f64, t: Timestamp, evidence: Option<&Evidence>, cfg: &AlertRules) -> Option<Wire> {
+        let change = self.transition(score, t, evidence, cfg);
         self.announce(change, cfg.alerts)
     }
 
@@ -51,15 +74,31 @@ impl AlertState {
     }
 
     /// The state change a window's score makes, announced or not.
-    fn transition(&mut self, score: f64, t: Timestamp, cfg: &AlertRules) -> Option<Wire> {
+    fn transition(&mut self, score: f64, t: Timestamp, evidence: Option<&Evidence>, cfg: &AlertRules) -> Option<Wire> {
         self.recent.push_back((t, 1.0 - score));
         while self.recent.len() > 6 {
             self.recent.pop_front();
         }
         if score >= cfg.fire_above {
-            self.above += 1;
+            let held = match (evidence, &self.held) {
+                (Some(e), Some((feature, value, since))) if *feature == e.feature && *value == e.value => {
+                    Some(t.saturating_sub(*since) < e.span_ms)
+                }
+                _ => None,
+            };
+            match held {
+                // The same value still in the window: the evidence already counted.
+                Some(true) => {}
+                // The same value for longer than a window: lasting, so it counts again.
+                Some(false) => self.above += 1,
+                None => {
+                    self.above += 1;
+                    self.held = evidence.map(|e| (e.feature.clone(), e.value, t));
+                }
+            }
         } else {
             self.above = 0;
+            self.held = None;
         }
         if score < cfg.resolve_below {
             self.below += 1;
@@ -152,19 +191,62 @@ mod tests {
         }
         .rules("any");
         let mut s = AlertState::default();
-        assert_eq!(s.observe(0.9, 0, &cfg), None);
-        assert_eq!(s.observe(0.1, 1, &cfg), None, "one high window does not fire");
-        assert_eq!(s.observe(0.9, 2, &cfg), None);
-        assert_eq!(s.observe(0.8, 3, &cfg), Some(Wire::Firing));
-        assert_eq!(s.observe(0.2, 4, &cfg), None);
+        assert_eq!(s.observe(0.9, 0, None, &cfg), None);
+        assert_eq!(s.observe(0.1, 1, None, &cfg), None, "one high window does not fire");
+        assert_eq!(s.observe(0.9, 2, None, &cfg), None);
+        assert_eq!(s.observe(0.8, 3, None, &cfg), Some(Wire::Firing));
+        assert_eq!(s.observe(0.2, 4, None, &cfg), None);
         assert_eq!(
-            s.observe(0.4, 5, &cfg),
+            s.observe(0.4, 5, None, &cfg),
             None,
             "between thresholds: no flapping, count restarts"
         );
-        assert_eq!(s.observe(0.2, 6, &cfg), None);
-        assert_eq!(s.observe(0.2, 7, &cfg), None);
-        assert_eq!(s.observe(0.2, 8, &cfg), Some(Wire::Resolved));
+        assert_eq!(s.observe(0.2, 6, None, &cfg), None);
+        assert_eq!(s.observe(0.2, 7, None, &cfg), None);
+        assert_eq!(s.observe(0.2, 8, None, &cfg), Some(Wire::Resolved));
+    }
+
+    #[test]
+    fn one_spike_held_in_overlapping_windows_is_one_piece_of_evidence() {
+        let cfg = DetectorConfig {
+            fire_after: 2,
+            ..DetectorConfig::default()
+        }
+        .rules("any");
+        let cpu = |value: f64| Evidence {
+            feature: "cpu_max_ratio".into(),
+            value,
+            span_ms: 60_000,
+        };
+        // One CPU sample at 0.82 stays in six 60 s windows, 10 s apart: no alert.
+        let mut s = AlertState::default();
+        for t in 0..6 {
+            assert_eq!(s.observe(0.9, t * 10_000, Some(&cpu(0.82)), &cfg), None, "window {t}");
+        }
+        assert_eq!(s.observe(0.1, 60_000, Some(&cpu(0.55)), &cfg), None);
+        // A second, different reading while the first is held is new evidence: it fires.
+        assert_eq!(s.observe(0.9, 70_000, Some(&cpu(0.82)), &cfg), None);
+        assert_eq!(s.observe(0.9, 80_000, Some(&cpu(0.91)), &cfg), Some(Wire::Firing));
+        // So does another feature.
+        let mut s = AlertState::default();
+        let latency = Evidence {
+            feature: "latency_mean_ms".into(),
+            value: 80.0,
+            span_ms: 60_000,
+        };
+        assert_eq!(s.observe(0.9, 0, Some(&cpu(0.82)), &cfg), None);
+        assert_eq!(s.observe(0.9, 10_000, Some(&latency), &cfg), Some(Wire::Firing));
+        // A value pinned for longer than a window (a CPU stuck at its limit) is not one sample: it
+        // fires once it has outlasted the window.
+        let mut s = AlertState::default();
+        for t in 0..6 {
+            assert_eq!(s.observe(0.9, t * 10_000, Some(&cpu(1.0)), &cfg), None, "window {t}");
+        }
+        assert_eq!(s.observe(0.9, 60_000, Some(&cpu(1.0)), &cfg), Some(Wire::Firing));
+        // Values that move, as a fault's do, fire as before: on the second high window.
+        let mut s = AlertState::default();
+        assert_eq!(s.observe(0.9, 0, Some(&cpu(0.82)), &cfg), None);
+        assert_eq!(s.observe(0.9, 10_000, Some(&cpu(0.84)), &cfg), Some(Wire::Firing));
     }
 
     #[test]
@@ -177,13 +259,13 @@ mod tests {
         .rules("any");
         let mut s = AlertState::default();
         assert!(!s.take_adoption(0, &cfg), "nothing fires");
-        assert_eq!(s.observe(0.9, 1_000, &cfg), Some(Wire::Firing));
+        assert_eq!(s.observe(0.9, 1_000, None, &cfg), Some(Wire::Firing));
         assert!(!s.take_adoption(60_999, &cfg), "59.999 s: not yet");
         assert!(s.take_adoption(61_000, &cfg));
         assert!(s.adopted);
         assert!(!s.take_adoption(200_000, &cfg), "once per alert");
         for t in 0..6 {
-            s.observe(0.0, 210_000 + t, &cfg);
+            s.observe(0.0, 210_000 + t, None, &cfg);
         }
         assert!(!s.firing, "it resolves on calm windows as any alert does");
         let off = AlertRules {
@@ -191,7 +273,7 @@ mod tests {
             ..cfg
         };
         let mut s = AlertState::default();
-        s.observe(0.9, 0, &off);
+        s.observe(0.9, 0, None, &off);
         assert!(!s.take_adoption(i64::MAX, &off), "0: never");
         // A firing alert restored from a checkpoint that did not keep its start counts from the
         // first window after the restart.
@@ -213,29 +295,33 @@ mod tests {
         // Fired while muted: nothing announced, then announced on the first anomalous window
         // after the alerts were turned on, once; its resolution follows.
         let mut s = AlertState::default();
-        assert_eq!(s.observe(0.9, 0, &muted), None);
+        assert_eq!(s.observe(0.9, 0, None, &muted), None);
         assert_eq!(
-            s.observe(0.4, 1, &on),
+            s.observe(0.4, 1, None, &on),
             None,
             "turned on while firing, but on a window that is not anomalous"
         );
         assert!(s.firing && !s.announced && !s.alerting(&on));
-        assert_eq!(s.observe(0.9, 2, &on), Some(Wire::Firing), "the next anomalous window");
+        assert_eq!(
+            s.observe(0.9, 2, None, &on),
+            Some(Wire::Firing),
+            "the next anomalous window"
+        );
         assert!(s.alerting(&on) && !s.alerting(&muted));
-        assert_eq!(s.observe(0.9, 3, &on), None, "once");
-        assert_eq!(s.observe(0.0, 4, &on), Some(Wire::Resolved));
+        assert_eq!(s.observe(0.9, 3, None, &on), None, "once");
+        assert_eq!(s.observe(0.0, 4, None, &on), Some(Wire::Resolved));
         // Fired and resolved while muted: nothing at all.
-        assert_eq!(s.observe(0.9, 5, &muted), None);
-        assert_eq!(s.observe(0.0, 6, &muted), None);
-        assert_eq!(s.observe(0.0, 7, &on), None, "nothing fires: nothing to announce");
+        assert_eq!(s.observe(0.9, 5, None, &muted), None);
+        assert_eq!(s.observe(0.0, 6, None, &muted), None);
+        assert_eq!(s.observe(0.0, 7, None, &on), None, "nothing fires: nothing to announce");
         // Announced, then muted: the resolution is still announced, so nothing is left open.
-        assert_eq!(s.observe(0.9, 8, &on), Some(Wire::Firing));
-        assert_eq!(s.observe(0.0, 9, &muted), Some(Wire::Resolved));
+        assert_eq!(s.observe(0.9, 8, None, &on), Some(Wire::Firing));
+        assert_eq!(s.observe(0.0, 9, None, &muted), Some(Wire::Resolved));
         // A firing state saved before `announced` was kept reads as announced.
         let mut old: AlertState =
             serde_json::from_str(r#"{"firing":true,"above":3,"below":0,"recent":[]}"#).expect("old state");
-        assert_eq!(old.observe(0.9, 10, &on), None, "not announced a second time");
-        assert_eq!(old.observe(0.0, 11, &on), Some(Wire::Resolved));
+        assert_eq!(old.observe(0.9, 10, None, &on), None, "not announced a second time");
+        assert_eq!(old.observe(0.0, 11, None, &on), Some(Wire::Resolved));
     }
 
     #[test]
@@ -248,15 +334,15 @@ mod tests {
         let mut s = AlertState::default();
         for t in 0..10 {
             assert_eq!(
-                s.observe(0.7, t, &strict),
+                s.observe(0.7, t, None, &strict),
                 None,
                 "0.7 is not anomalous under fire_above 0.8"
             );
         }
-        assert_eq!(s.observe(0.85, 10, &strict), None);
-        assert_eq!(s.observe(0.85, 11, &strict), Some(Wire::Firing));
+        assert_eq!(s.observe(0.85, 10, None, &strict), None);
+        assert_eq!(s.observe(0.85, 11, None, &strict), Some(Wire::Firing));
         assert_eq!(
-            s.observe(0.4, 12, &strict),
+            s.observe(0.4, 12, None, &strict),
             None,
             "0.4 is not calm under resolve_below 0.3"
         );
