@@ -624,6 +624,96 @@ mod tests {
         assert!(worse.score > 0.9, "{worse:?}");
     }
 
+    /// `cpu_max_ratio` of a small service, as its 60 s windows see it every 10 s: the largest of
+    /// the last 36 CPU samples (3 instances, 5 s apart), each 0.15 + 0.35·load + noise, the load a
+    /// Poisson count of requests (about 20 per sample). A burst of requests now and then lifts one
+    /// sample well above the rest, and the six windows that hold it all read its value.
+    struct BurstyCpu {
+        rng: crate::iforest::Rng,
+        samples: VecDeque<f64>,
+    }
+
+    impl BurstyCpu {
+        fn next_max(&mut self) -> f64 {
+            for _ in 0..6 {
+                let (mut served, mut p, floor) = (0.0, 1.0, (-20.0f64).exp());
+                loop {
+                    p *= self.rng.unit();
+                    if p < floor {
+                        break;
+                    }
+                    served += 1.0;
+                }
+                let (u, v) = (self.rng.unit().max(1e-12), self.rng.unit());
+                let normal = (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos();
+                self.samples.push_back(0.15 + 0.35 * served / 5.0 / 5.4 + 0.03 * normal);
+            }
+            while self.samples.len() > 36 {
+                self.samples.pop_front();
+            }
+            self.samples.iter().copied().fold(f64::MIN, f64::max)
+        }
+    }
+
+    #[test]
+    fn a_burst_held_in_overlapping_maxima_does_not_alert_but_a_saturation_does() {
+        use crate::state::{AlertState, Evidence};
+        use homeostat_schemas::AlertState as Wire;
+        let cfg = DetectorConfig::default();
+        let rules = cfg.rules("svc");
+        let mut m = RobustBaseline::new(&cfg);
+        let mut st = AlertState::default();
+        let mut cpu = BurstyCpu {
+            rng: crate::iforest::Rng::new(2),
+            samples: VecDeque::new(),
+        };
+        let window = |i: i64, x: f64| FeatureWindow {
+            features: BTreeMap::from([(F::CpuMax.name().to_owned(), x)]),
+            event_time: i * 10_000,
+            window_start: i * 10_000 - 60_000,
+            ..window(i * 10_000, 100.0, 50.0)
+        };
+        let judge = |m: &mut RobustBaseline, st: &mut AlertState, i: i64, x: f64| {
+            let w = window(i, x);
+            let s = m.score(&w);
+            let evidence = s.contributions.first().map(|c| Evidence {
+                feature: c.feature.clone(),
+                value: c.value,
+                span_ms: 60_000,
+            });
+            let change = st.observe(s.score, w.event_time, evidence.as_ref(), &rules);
+            m.learn(&w, !st.firing && s.score < 0.5);
+            (s.score, change)
+        };
+        // Eight days of windows, the first one to learn from.
+        let (mut high, mut runs, mut run, mut fired) = (0, 0, 0, 0);
+        for i in 0..8 * 8_640 {
+            let (score, change) = judge(&mut m, &mut st, i, cpu.next_max());
+            if i < 8_640 {
+                continue;
+            }
+            high += usize::from(score >= 0.5);
+            run = if score >= 0.5 { run + 1 } else { 0 };
+            runs += usize::from(run == 2);
+            fired += usize::from(change == Some(Wire::Firing));
+        }
+        // Bursts reach the alert level now and then, each for the six windows that hold it: two
+        // windows in a row, which would fire `fire_after = 2` if every window counted.
+        assert!(
+            high >= 6 && runs >= 1,
+            "{high} windows at 0.5 or above, {runs} runs of two"
+        );
+        assert_eq!(fired, 0, "a held burst is one piece of evidence");
+        // A saturation far beyond the bursts (this feature's tail has raised its threshold), whose
+        // maximum moves from window to window.
+        let start = 8 * 8_640;
+        let fired_at = (0..12).find(|k| {
+            let x = 1.4 + 0.02 * (*k % 3) as f64;
+            judge(&mut m, &mut st, start + k, x).1 == Some(Wire::Firing)
+        });
+        assert_eq!(fired_at, Some(1), "fires on its second window");
+    }
+
     #[test]
     fn export_and_import_round_trip() {
         let cfg = DetectorConfig::default();
