@@ -676,11 +676,7 @@ mod tests {
         let judge = |m: &mut RobustBaseline, st: &mut AlertState, i: i64, x: f64| {
             let w = window(i, x);
             let s = m.score(&w);
-            let evidence = s.contributions.first().map(|c| Evidence {
-                feature: c.feature.clone(),
-                value: c.value,
-                span_ms: 60_000,
-            });
+            let evidence = Evidence::of(&s.contributions, 60_000);
             let change = st.observe(s.score, w.event_time, evidence.as_ref(), &rules);
             m.learn(&w, !st.firing && s.score < 0.5);
             (s.score, change)

@@ -328,11 +328,7 @@ impl Detector {
         let st = self.states.entry(w.service_id.clone()).or_default();
         // With the service's alerts off its state is kept (so a lasting change still becomes its
         // new normal) but not announced: no alert, and `alerting` stays false.
-        let evidence = fused.contributions.first().map(|c| state::Evidence {
-            feature: c.feature.clone(),
-            value: c.value,
-            span_ms: w.event_time.saturating_sub(w.window_start),
-        });
+        let evidence = state::Evidence::of(&fused.contributions, w.event_time.saturating_sub(w.window_start));
         let change = st.observe(score, w.event_time, evidence.as_ref(), &rules);
         let normal = !st.firing && score < 0.5;
         if st.take_adoption(w.event_time, &rules) {

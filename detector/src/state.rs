@@ -31,25 +31,39 @@ pub struct AlertState {
     recent: VecDeque<(Timestamp, f64)>,
     /// The evidence the current run of high windows last counted, and when it was first seen.
     #[serde(skip)]
-    held: Option<(String, f64, Timestamp)>,
+    held: Option<(Vec<(String, f64)>, Timestamp)>,
 }
 
-/// What a window's score rests on: its strongest feature and that feature's value, with the span
-/// of time the window covers (`event_time − window_start`).
+/// What a window's score rests on: the features that stand out in it (its strongest, and any other
+/// at least half as far from its baseline), with their values, and the span of time the window
+/// covers (`event_time − window_start`).
 ///
 /// Windows overlap (60 s windows every 10 s), and a window's maximum holds one spike for as long
 /// as the spike stays in the window: one CPU sample at 0.82 makes six windows in a row anomalous
-/// on `cpu_max_ratio` = 0.82. Such windows are one piece of evidence, so `fire_after` counts them
-/// once, until the same value has lasted longer than one window (then it is not one sample, and
-/// each further window counts again). Any other value, or another feature, is new evidence.
+/// on `cpu_max_ratio` = 0.82 and nothing else. Such windows are one piece of evidence, so
+/// `fire_after` counts them once, until the same readings have lasted longer than one window (then
+/// they are not one sample, and each further window counts again). Any other value, or another
+/// feature standing out, is new evidence: a fault moves its readings from window to window.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evidence {
-    /// The strongest feature.
-    pub feature: String,
-    /// Its value in the window.
-    pub value: f64,
+    /// The features that stand out and their values, in the order of the features' names.
+    pub readings: Vec<(String, f64)>,
     /// The window's span, ms.
     pub span_ms: i64,
+}
+
+impl Evidence {
+    /// The evidence of a window scored with these contributions (none: no evidence).
+    pub fn of(contributions: &[homeostat_schemas::Contribution], span_ms: i64) -> Option<Self> {
+        let strongest = contributions.iter().map(|c| c.deviation.abs()).fold(0.0, f64::max);
+        let mut readings: Vec<(String, f64)> = contributions
+            .iter()
+            .filter(|c| c.deviation.abs() >= strongest / 2.0)
+            .map(|c| (c.feature.clone(), c.value))
+            .collect();
+        readings.sort_by(|a, b| a.0.cmp(&b.0));
+        (!readings.is_empty()).then_some(Self { readings, span_ms })
+    }
 }
 
 fn announced_before() -> bool {
@@ -81,7 +95,7 @@ impl AlertState {
         }
         if score >= cfg.fire_above {
             let held = match (evidence, &self.held) {
-                (Some(e), Some((feature, value, since))) if *feature == e.feature && *value == e.value => {
+                (Some(e), Some((readings, since))) if *readings == e.readings => {
                     Some(t.saturating_sub(*since) < e.span_ms)
                 }
                 _ => None,
@@ -93,7 +107,7 @@ impl AlertState {
                 Some(false) => self.above += 1,
                 None => {
                     self.above += 1;
-                    self.held = evidence.map(|e| (e.feature.clone(), e.value, t));
+                    self.held = evidence.map(|e| (e.readings.clone(), t));
                 }
             }
         } else {
@@ -214,8 +228,7 @@ mod tests {
         }
         .rules("any");
         let cpu = |value: f64| Evidence {
-            feature: "cpu_max_ratio".into(),
-            value,
+            readings: vec![("cpu_max_ratio".into(), value)],
             span_ms: 60_000,
         };
         // One CPU sample at 0.82 stays in six 60 s windows, 10 s apart: no alert.
@@ -230,8 +243,7 @@ mod tests {
         // So does another feature.
         let mut s = AlertState::default();
         let latency = Evidence {
-            feature: "latency_mean_ms".into(),
-            value: 80.0,
+            readings: vec![("latency_mean_ms".into(), 80.0)],
             span_ms: 60_000,
         };
         assert_eq!(s.observe(0.9, 0, Some(&cpu(0.82)), &cfg), None);
@@ -247,6 +259,31 @@ mod tests {
         let mut s = AlertState::default();
         assert_eq!(s.observe(0.9, 0, Some(&cpu(0.82)), &cfg), None);
         assert_eq!(s.observe(0.9, 10_000, Some(&cpu(0.84)), &cfg), Some(Wire::Firing));
+        // A quantile can hold one slow request's latency too, but in a fault another feature that
+        // stands out moves beside it. One that does not stand out is not part of the evidence.
+        let window = |p99: f64, mean: f64, errors: f64| {
+            let c = |feature: &str, value: f64, deviation: f64| homeostat_schemas::Contribution {
+                feature: feature.into(),
+                value,
+                baseline: 0.0,
+                deviation,
+            };
+            let readings = [
+                c("latency_p99_ms", p99, 9.0),
+                c("latency_mean_ms", mean, 6.0),
+                c("error_rate", errors, 0.5),
+            ];
+            Evidence::of(&readings, 60_000).expect("evidence")
+        };
+        assert_eq!(window(240.0, 50.0, 0.001).readings.len(), 2);
+        let mut s = AlertState::default();
+        assert_eq!(s.observe(0.9, 0, Some(&window(240.0, 50.0, 0.001)), &cfg), None);
+        assert_eq!(s.observe(0.9, 10_000, Some(&window(240.0, 50.0, 0.002)), &cfg), None);
+        assert_eq!(
+            s.observe(0.9, 20_000, Some(&window(240.0, 52.0, 0.002)), &cfg),
+            Some(Wire::Firing)
+        );
+        assert_eq!(Evidence::of(&[], 60_000), None);
     }
 
     #[test]
