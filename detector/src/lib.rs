@@ -48,8 +48,8 @@ pub struct DetectorConfig {
     /// Score from which a window counts as anomalous for alerting.
     pub fire_above: f64,
     /// Consecutive windows at or above `fire_above` before an alert fires. Overlapping windows that
-    /// rest on the same value of the same feature (one spike held in a window's maximum) count
-    /// once until that value has lasted longer than a window (see [`Evidence`]).
+    /// rest on the same readings (one spike held in a window's maximum) count once until those
+    /// readings have lasted longer than a window (see [`Evidence`]).
     pub fire_after: u32,
     /// Consecutive windows below `resolve_below` before a firing alert resolves.
     pub resolve_after: u32,
