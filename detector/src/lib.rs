@@ -326,9 +326,12 @@ impl Detector {
         let score = if warming { 0.0 } else { fused.score };
         let rules = self.cfg.rules(&w.service_id);
         let st = self.states.entry(w.service_id.clone()).or_default();
+        // What a high window rests on (a calm one needs none).
+        let evidence = (score >= rules.fire_above)
+            .then(|| state::Evidence::of(&fused.contributions, w.event_time.saturating_sub(w.window_start)))
+            .flatten();
         // With the service's alerts off its state is kept (so a lasting change still becomes its
         // new normal) but not announced: no alert, and `alerting` stays false.
-        let evidence = state::Evidence::of(&fused.contributions, w.event_time.saturating_sub(w.window_start));
         let change = st.observe(score, w.event_time, evidence.as_ref(), &rules);
         let normal = !st.firing && score < 0.5;
         if st.take_adoption(w.event_time, &rules) {

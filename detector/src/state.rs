@@ -94,18 +94,14 @@ impl AlertState {
             self.recent.pop_front();
         }
         if score >= cfg.fire_above {
-            let held = match (evidence, &self.held) {
-                (Some(e), Some((readings, since))) if *readings == e.readings => {
-                    Some(t.saturating_sub(*since) < e.span_ms)
-                }
-                _ => None,
-            };
-            match held {
-                // The same value still in the window: the evidence already counted.
-                Some(true) => {}
-                // The same value for longer than a window: lasting, so it counts again.
-                Some(false) => self.above += 1,
-                None => {
+            match (evidence, &self.held) {
+                // The same readings still in the window: the evidence already counted.
+                (Some(e), Some((readings, since)))
+                    if *readings == e.readings && t.saturating_sub(*since) < e.span_ms => {}
+                // The same readings for longer than a window are lasting: they count again.
+                (Some(e), Some((readings, _))) if *readings == e.readings => self.above += 1,
+                // New evidence counts, and is held.
+                _ => {
                     self.above += 1;
                     self.held = evidence.map(|e| (e.readings.clone(), t));
                 }
