@@ -629,24 +629,16 @@ mod tests {
     /// Poisson count of requests (about 20 per sample). A burst of requests now and then lifts one
     /// sample well above the rest, and the six windows that hold it all read its value.
     struct BurstyCpu {
-        rng: crate::iforest::Rng,
+        rng: homeostat_sim::Rng,
         samples: VecDeque<f64>,
     }
 
     impl BurstyCpu {
         fn next_max(&mut self) -> f64 {
             for _ in 0..6 {
-                let (mut served, mut p, floor) = (0.0, 1.0, (-20.0f64).exp());
-                loop {
-                    p *= self.rng.unit();
-                    if p < floor {
-                        break;
-                    }
-                    served += 1.0;
-                }
-                let (u, v) = (self.rng.unit().max(1e-12), self.rng.unit());
-                let normal = (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos();
-                self.samples.push_back(0.15 + 0.35 * served / 5.0 / 5.4 + 0.03 * normal);
+                let served = f64::from(self.rng.poisson(20.0));
+                let noise = self.rng.normal();
+                self.samples.push_back(0.15 + 0.35 * served / 5.0 / 5.4 + 0.03 * noise);
             }
             while self.samples.len() > 36 {
                 self.samples.pop_front();
@@ -664,7 +656,7 @@ mod tests {
         let mut m = RobustBaseline::new(&cfg);
         let mut st = AlertState::default();
         let mut cpu = BurstyCpu {
-            rng: crate::iforest::Rng::new(2),
+            rng: homeostat_sim::Rng::new(2),
             samples: VecDeque::new(),
         };
         let window = |i: i64, x: f64| FeatureWindow {
