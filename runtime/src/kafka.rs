@@ -195,9 +195,11 @@ pub async fn run_until<S: Stage>(config: &Config, mut shutdown: Shutdown) -> Res
     let k = &rt.kafka;
     let cx = StageContext::new(S::NAME);
     let ready = Ready::default();
+    // The runner's counters exist before the endpoint answers, so a scrape that follows the first
+    // `/healthz` always sees them (a scrape in between used to find an empty page).
+    let m = RunnerMetrics::new(&cx.metrics);
     let addr = http::serve(&rt.http.listen_for(S::NAME), cx.metrics.clone(), ready.clone()).await?;
     tracing::info!(stage = S::NAME, %addr, "serving /metrics, /healthz, /readyz");
-    let m = RunnerMetrics::new(&cx.metrics);
     let initial = Duration::from_millis(k.retry_initial_ms.max(1));
 
     let stage_cfg: S::Config = config.section(S::NAME)?;
