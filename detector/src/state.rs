@@ -30,7 +30,9 @@ pub struct AlertState {
     below: u32,
     recent: VecDeque<(Timestamp, f64)>,
     /// The evidence the current run of high windows last counted, and when it was first seen.
-    #[serde(skip)]
+    /// Kept in checkpoints, so a spike still held in the windows when the detector restarts is not
+    /// counted a second time; states saved before it was kept hold none.
+    #[serde(default)]
     held: Option<(Vec<(String, f64)>, Timestamp)>,
 }
 
@@ -100,10 +102,13 @@ impl AlertState {
                     if *readings == e.readings && t.saturating_sub(*since) < e.span_ms => {}
                 // The same readings for longer than a window are lasting: they count again.
                 (Some(e), Some((readings, _))) if *readings == e.readings => self.above += 1,
-                // New evidence counts, and is held.
+                // New evidence counts, and is held (only finite readings: a checkpoint keeps
+                // what is held, and JSON has no NaN).
                 _ => {
                     self.above += 1;
-                    self.held = evidence.map(|e| (e.readings.clone(), t));
+                    self.held = evidence
+                        .filter(|e| e.readings.iter().all(|(_, v)| v.is_finite()))
+                        .map(|e| (e.readings.clone(), t));
                 }
             }
         } else {
@@ -280,6 +285,47 @@ mod tests {
             Some(Wire::Firing)
         );
         assert_eq!(Evidence::of(&[], 60_000), None);
+    }
+
+    #[test]
+    fn held_evidence_survives_a_checkpoint() {
+        let cfg = DetectorConfig {
+            fire_after: 2,
+            ..DetectorConfig::default()
+        }
+        .rules("any");
+        let spike = Evidence {
+            readings: vec![("cpu_max_ratio".into(), 0.82)],
+            span_ms: 60_000,
+        };
+        let mut s = AlertState::default();
+        assert_eq!(s.observe(0.9, 0, Some(&spike), &cfg), None);
+        // The detector stops and restarts from its checkpoint while the spike is still in the
+        // windows: the restored state knows it was counted.
+        let saved = serde_json::to_string(&s).expect("save");
+        let mut restored: AlertState = serde_json::from_str(&saved).expect("restore");
+        assert_eq!(restored, s);
+        for t in 1..6 {
+            assert_eq!(
+                restored.observe(0.9, t * 10_000, Some(&spike), &cfg),
+                None,
+                "window {t}"
+            );
+        }
+        // A state saved before evidence was kept holds none: its next high window counts.
+        let mut old: AlertState =
+            serde_json::from_str(r#"{"firing":false,"above":1,"below":0,"recent":[]}"#).expect("old state");
+        assert_eq!(old.observe(0.9, 10_000, Some(&spike), &cfg), Some(Wire::Firing));
+        // Readings that are not numbers are not held (JSON could not keep them); they count each
+        // time, as without evidence.
+        let odd = Evidence {
+            readings: vec![("cpu_max_ratio".into(), f64::NAN)],
+            span_ms: 60_000,
+        };
+        let mut s = AlertState::default();
+        assert_eq!(s.observe(0.9, 0, Some(&odd), &cfg), None);
+        serde_json::from_str::<AlertState>(&serde_json::to_string(&s).expect("save")).expect("restore");
+        assert_eq!(s.observe(0.9, 10_000, Some(&odd), &cfg), Some(Wire::Firing));
     }
 
     #[test]
