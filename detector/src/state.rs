@@ -221,17 +221,26 @@ mod tests {
         assert_eq!(s.observe(0.2, 8, None, &cfg), Some(Wire::Resolved));
     }
 
-    #[test]
-    fn one_spike_held_in_overlapping_windows_is_one_piece_of_evidence() {
-        let cfg = DetectorConfig {
+    /// Rules that fire on the second high window.
+    fn fire_after_two() -> AlertRules {
+        DetectorConfig {
             fire_after: 2,
             ..DetectorConfig::default()
         }
-        .rules("any");
-        let cpu = |value: f64| Evidence {
+        .rules("any")
+    }
+
+    /// A 60 s window whose evidence is the CPU maximum alone, at `value`.
+    fn cpu(value: f64) -> Evidence {
+        Evidence {
             readings: vec![("cpu_max_ratio".into(), value)],
             span_ms: 60_000,
-        };
+        }
+    }
+
+    #[test]
+    fn one_spike_held_in_overlapping_windows_is_one_piece_of_evidence() {
+        let cfg = fire_after_two();
         // One CPU sample at 0.82 stays in six 60 s windows, 10 s apart: no alert.
         let mut s = AlertState::default();
         for t in 0..6 {
@@ -289,15 +298,8 @@ mod tests {
 
     #[test]
     fn held_evidence_survives_a_checkpoint() {
-        let cfg = DetectorConfig {
-            fire_after: 2,
-            ..DetectorConfig::default()
-        }
-        .rules("any");
-        let spike = Evidence {
-            readings: vec![("cpu_max_ratio".into(), 0.82)],
-            span_ms: 60_000,
-        };
+        let cfg = fire_after_two();
+        let spike = cpu(0.82);
         let mut s = AlertState::default();
         assert_eq!(s.observe(0.9, 0, Some(&spike), &cfg), None);
         // The detector stops and restarts from its checkpoint while the spike is still in the
@@ -318,10 +320,7 @@ mod tests {
         assert_eq!(old.observe(0.9, 10_000, Some(&spike), &cfg), Some(Wire::Firing));
         // Readings that are not numbers are not held (JSON could not keep them); they count each
         // time, as without evidence.
-        let odd = Evidence {
-            readings: vec![("cpu_max_ratio".into(), f64::NAN)],
-            span_ms: 60_000,
-        };
+        let odd = cpu(f64::NAN);
         let mut s = AlertState::default();
         assert_eq!(s.observe(0.9, 0, Some(&odd), &cfg), None);
         serde_json::from_str::<AlertState>(&serde_json::to_string(&s).expect("save")).expect("restore");
