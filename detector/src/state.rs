@@ -230,12 +230,17 @@ mod tests {
         .rules("any")
     }
 
-    /// A 60 s window whose evidence is the CPU maximum alone, at `value`.
-    fn cpu(value: f64) -> Evidence {
+    /// A 60 s window whose evidence is one feature alone, at `value`.
+    fn only(feature: &str, value: f64) -> Evidence {
         Evidence {
-            readings: vec![("cpu_max_ratio".into(), value)],
+            readings: vec![(feature.into(), value)],
             span_ms: 60_000,
         }
+    }
+
+    /// A 60 s window whose evidence is the CPU maximum alone, at `value`.
+    fn cpu(value: f64) -> Evidence {
+        only("cpu_max_ratio", value)
     }
 
     #[test]
@@ -252,10 +257,7 @@ mod tests {
         assert_eq!(s.observe(0.9, 80_000, Some(&cpu(0.91)), &cfg), Some(Wire::Firing));
         // So does another feature.
         let mut s = AlertState::default();
-        let latency = Evidence {
-            readings: vec![("latency_mean_ms".into(), 80.0)],
-            span_ms: 60_000,
-        };
+        let latency = only("latency_mean_ms", 80.0);
         assert_eq!(s.observe(0.9, 0, Some(&cpu(0.82)), &cfg), None);
         assert_eq!(s.observe(0.9, 10_000, Some(&latency), &cfg), Some(Wire::Firing));
         // A value pinned for longer than a window (a CPU stuck at its limit) is not one sample: it
