@@ -11,7 +11,7 @@ use homeostat_ingest::{Ingest, IngestConfig};
 use homeostat_predictor::{Predictor, PredictorConfig};
 use homeostat_schemas::topics;
 use homeostat_sim::{Fault, FaultLabel, Fleet, FleetConfig};
-use runtime::memory::{Bus, SimClock, run_stage};
+use runtime::memory::{Bus, Lockstep};
 use runtime::{Stage, StageContext};
 
 use crate::view::View;
@@ -56,6 +56,8 @@ pub struct DemoReport {
     pub false_incidents: Vec<String>,
     /// Records the simulator produced.
     pub records: u64,
+    /// When simulated time started, ms since the epoch ([`demo_start`]).
+    pub start_ms: i64,
     /// True when stopped early by Ctrl-C.
     pub interrupted: bool,
 }
@@ -88,6 +90,18 @@ pub fn unexplained(incidents: &[(&str, &str, i64)], labels: &[FaultLabel], start
         .collect()
 }
 
+/// When the simulated run starts: at 09:00 UTC (traffic rising towards its afternoon peak), on the
+/// latest day on which the whole run ends before `now`. The fleet's traffic follows the time of
+/// day, so a fixed time of day is what lets the same seed give the same run on any day; ending
+/// before now keeps every record within ingest's clock checks (no more than 7 days old, none from
+/// the future).
+pub fn demo_start(now: i64, sim_ms: i64) -> i64 {
+    const DAY: i64 = 86_400_000;
+    let latest = now - sim_ms;
+    let start = latest.div_euclid(DAY) * DAY + 9 * 3_600_000;
+    if start > latest { start - DAY } else { start }
+}
+
 /// Run the demo.
 pub async fn run(opts: DemoOptions, mut stop: runtime::shutdown::Shutdown) -> anyhow::Result<DemoReport> {
     let config = runtime::config::Config::from_process(opts.config.as_deref())?;
@@ -104,9 +118,8 @@ pub async fn run(opts: DemoOptions, mut stop: runtime::shutdown::Shutdown) -> an
     actuator_cfg.database_url = format!("sqlite://{}", opts.db.display());
     actuator_cfg.influx.enabled = false;
 
-    // Simulated time ends about now, so ingest's clock checks hold.
     let sim_ms = (opts.sim_minutes * 60_000.0) as i64;
-    let start = (runtime::now_ms() - sim_ms).div_euclid(60_000) * 60_000;
+    let start = demo_start(runtime::now_ms(), sim_ms);
     let mut fleet_cfg = FleetConfig::standard(opts.services, start, opts.seed);
     fleet_cfg.faults = opts.faults.clone();
     let mut fleet = Fleet::new(fleet_cfg);
@@ -138,9 +151,6 @@ pub async fn run(opts: DemoOptions, mut stop: runtime::shutdown::Shutdown) -> an
         ],
         cap,
     );
-    let clock = SimClock::default();
-    clock.set(start);
-    let tick = Duration::from_millis(500);
     let batch = 2000;
 
     let cx = |n| StageContext::new(n);
@@ -151,48 +161,30 @@ pub async fn run(opts: DemoOptions, mut stop: runtime::shutdown::Shutdown) -> an
     let actuator = Actuator::build(actuator_cfg, &cx("actuator")).await?;
     let pool = actuator.pool().clone();
 
-    let mut tasks = tokio::task::JoinSet::new();
+    // The stages run in lockstep: after each simulated second, each one in pipeline order takes
+    // everything waiting for it. So a run is decided by its seed alone, not by how the stages
+    // happened to be scheduled, and the same seed gives the same incidents at the same times.
     use topics::*;
-    tasks.spawn(run_stage(
-        ingest,
-        rx_ingest,
-        bus.router(&[TELEMETRY_V1, TELEMETRY_DLQ]),
-        clock.clone(),
-        tick,
-        batch,
-    ));
-    tasks.spawn(run_stage(
-        features,
-        rx_features,
-        bus.router(&[FEATURES_V1, TELEMETRY_DLQ]),
-        clock.clone(),
-        tick,
-        batch,
-    ));
-    tasks.spawn(run_stage(
+    let mut ingest = Lockstep::new(ingest, rx_ingest, bus.router(&[TELEMETRY_V1, TELEMETRY_DLQ]), batch);
+    let mut features = Lockstep::new(features, rx_features, bus.router(&[FEATURES_V1, TELEMETRY_DLQ]), batch);
+    let mut detector = Lockstep::new(
         detector,
         rx_detector,
         bus.router(&[ANOMALIES_V1, ALERTS_V1, TELEMETRY_DLQ]),
-        clock.clone(),
-        tick,
         batch,
-    ));
-    tasks.spawn(run_stage(
+    );
+    let mut predictor = Lockstep::new(
         predictor,
         rx_predictor,
         bus.router(&[PREDICTIONS_V1, TELEMETRY_DLQ]),
-        clock.clone(),
-        tick,
         batch,
-    ));
-    tasks.spawn(run_stage(
+    );
+    let mut actuator = Lockstep::new(
         actuator,
         rx_actuator,
         bus.router(&[ACTIONS_V1, INCIDENTS_V1, TELEMETRY_DLQ]),
-        clock.clone(),
-        tick,
         batch,
-    ));
+    );
     let sim_router = bus.router(&[TELEMETRY_RAW]);
     drop(bus);
 
@@ -232,14 +224,22 @@ pub async fn run(opts: DemoOptions, mut stop: runtime::shutdown::Shutdown) -> an
                 sim_router.publish(topics::TELEMETRY_RAW, &key, payload).await;
             }
             done_s += 1;
-            clock.set(fleet.now_ms());
+            let now = fleet.now_ms();
+            ingest.step(now).await?;
+            features.step(now).await?;
+            detector.step(now).await?;
+            predictor.step(now).await?;
+            actuator.step(now).await?;
         }
     }
-    // Dropping the simulator's router closes ingest's input; each stage drains, flushes and closes the next.
+    // The input is over: each stage in turn drains, flushes and closes the inputs after it.
     drop(sim_router);
-    while let Some(r) = tasks.join_next().await {
-        r??;
-    }
+    let now = fleet.now_ms();
+    ingest.finish(now).await?;
+    features.finish(now).await?;
+    detector.finish(now).await?;
+    predictor.finish(now).await?;
+    actuator.finish(now).await?;
     let mut view = view_task.await?;
     view.finish();
 
@@ -266,6 +266,7 @@ pub async fn run(opts: DemoOptions, mut stop: runtime::shutdown::Shutdown) -> an
         outcomes,
         false_incidents,
         records: fleet.produced(),
+        start_ms: start,
         interrupted,
     })
 }
@@ -274,6 +275,27 @@ pub async fn run(opts: DemoOptions, mut stop: runtime::shutdown::Shutdown) -> an
 mod tests {
     use super::*;
     use homeostat_sim::FaultKind;
+
+    #[test]
+    fn the_run_starts_at_nine_utc_on_the_latest_day_it_ends_before_now() {
+        let day = 86_400_000;
+        let hour = 3_600_000;
+        let midnight = 1_700_000_000_000 / day * day;
+        // Fifty minutes ending at 15:00 fit after 09:00 the same day.
+        assert_eq!(demo_start(midnight + 15 * hour, 50 * 60_000), midnight + 9 * hour);
+        // Ending at 09:30, they do not: the day before.
+        assert_eq!(
+            demo_start(midnight + 9 * hour + 30 * 60_000, 50 * 60_000),
+            midnight - day + 9 * hour
+        );
+        // Exactly fitting.
+        assert_eq!(demo_start(midnight + 10 * hour, hour), midnight + 9 * hour);
+        // A long run on a short morning: 20 hours ending at 02:00 start two days back.
+        assert_eq!(
+            demo_start(midnight + 2 * hour, 20 * hour),
+            midnight - 2 * day + 9 * hour
+        );
+    }
 
     #[test]
     fn an_incident_is_a_faults_only_on_its_service_and_during_it_or_just_after() {

@@ -37,7 +37,9 @@ enum Cmd {
         /// SQLite file for incidents (replaced at start).
         #[arg(long, default_value = "homeostat-demo.sqlite")]
         db: PathBuf,
-        /// Random seed of the fleet.
+        /// Random seed of the fleet. The same seed with the same options gives the same run: the
+        /// same incidents at the same simulated times, however fast the machine (the stages run in
+        /// lockstep, and simulated time starts at 09:00 UTC).
         #[arg(long, default_value_t = 42)]
         seed: u64,
         /// Print event lines instead of the live view (the default when stdout is not a terminal).

@@ -1,12 +1,12 @@
 //! The in-memory runner: the same stages wired with channels in one process (`homeostat demo`).
 //!
 //! Records cross the in-memory bus as bytes through the same codecs as under Kafka, so the demo
-//! exercises the real decode and dead-letter paths. Shutdown cascades: when a stage's inputs are
-//! closed and drained it flushes, publishes, and drops its outputs, closing the next stage's.
+//! exercises the real decode and dead-letter paths. The stages run in lockstep ([`Lockstep`]): the
+//! caller steps each in pipeline order, so a run does not depend on scheduling. At the end each
+//! stage, in order, drains its input, flushes and drops its outputs.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -100,78 +100,95 @@ impl Router {
     }
 }
 
-/// A clock shared by the demo's parts: simulated event time.
-#[derive(Clone, Default)]
-pub struct SimClock(Arc<AtomicI64>);
+/// A stage driven in lockstep by its caller rather than on a task of its own.
+///
+/// [`Lockstep::step`] takes everything waiting in the stage's input, in order, in batches of at
+/// most `max_batch`, then ticks the stage once. When the caller steps every stage in pipeline
+/// order after each slice of input (the demo does, after each simulated second), each stage sees
+/// the same batches in the same order in every run, so a run is decided by its input alone and
+/// not by how the machine happened to schedule the stages: `homeostat demo --seed N` repeats
+/// itself exactly. A step's outputs wait in the next stage's channel until that stage's step, so
+/// the channels must hold what one step produces (the demo's hold 50 000 records; a simulated
+/// second of eight services is about a hundred).
+pub struct Lockstep<S: Stage> {
+    stage: S,
+    rx: mpsc::Receiver<SourceRecord>,
+    router: Router,
+    max_batch: usize,
+}
 
-impl SimClock {
-    /// Set the time.
-    pub fn set(&self, t: i64) {
-        self.0.store(t, Ordering::Relaxed);
+impl<S: Stage> Lockstep<S> {
+    /// `stage` reading `rx` and publishing through `router`.
+    pub fn new(stage: S, rx: mpsc::Receiver<SourceRecord>, router: Router, max_batch: usize) -> Self {
+        Self {
+            stage,
+            rx,
+            router,
+            max_batch: max_batch.max(1),
+        }
     }
-    /// Current time.
-    pub fn now(&self) -> i64 {
-        self.0.load(Ordering::Relaxed)
+
+    /// Process everything waiting in the input, then tick at `now` (simulated time).
+    pub async fn step(&mut self, now: i64) -> Result<(), StageError> {
+        loop {
+            let mut records = Vec::new();
+            while records.len() < self.max_batch {
+                match self.rx.try_recv() {
+                    Ok(r) => records.push(r),
+                    Err(_) => break,
+                }
+            }
+            if records.is_empty() {
+                break;
+            }
+            process_batch(&mut self.stage, &records, &self.router).await?;
+        }
+        let mut em = Emitter::default();
+        self.stage.on_tick(now, &mut em).await?;
+        for o in em.drain() {
+            self.router.publish_output(&o).await;
+        }
+        Ok(())
+    }
+
+    /// The input is over: process what is left, let the stage flush, and drop its router, which
+    /// closes the inputs of the stages after it once theirs are dropped too.
+    pub async fn finish(mut self, now: i64) -> Result<(), StageError> {
+        self.step(now).await?;
+        let mut em = Emitter::default();
+        self.stage.shutdown(&mut em).await?;
+        for o in em.drain() {
+            self.router.publish_output(&o).await;
+        }
+        Ok(())
     }
 }
 
-/// Run `stage` on the bus until its input closes, then flush and return.
-pub async fn run_stage<S: Stage>(
-    mut stage: S,
-    mut rx: mpsc::Receiver<SourceRecord>,
-    router: Router,
-    clock: SimClock,
-    tick: Duration,
-    max_batch: usize,
-) -> Result<(), StageError> {
-    let mut ticker = tokio::time::interval(tick);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+/// Decode and process one batch, publishing its dead letters and outputs; a transient failure
+/// (a database away for a moment) is retried with backoff, so nothing is lost.
+async fn process_batch<S: Stage>(stage: &mut S, records: &[SourceRecord], router: &Router) -> Result<(), StageError> {
+    let mut delay = Duration::from_millis(100);
     loop {
-        let first = tokio::select! {
-            r = rx.recv() => match r { Some(r) => r, None => break },
-            _ = ticker.tick() => {
-                let mut em = Emitter::default();
-                stage.on_tick(clock.now(), &mut em).await?;
-                for o in em.drain() { router.publish_output(&o).await; }
-                continue;
-            }
-        };
-        let mut records = vec![first];
-        while records.len() < max_batch {
-            match rx.try_recv() {
-                Ok(r) => records.push(r),
-                Err(_) => break,
-            }
-        }
-        let mut delay = Duration::from_millis(100);
-        loop {
-            let (inputs, dlq) = decode_batch::<S::In>(S::NAME, &records);
-            let mut em = Emitter::default();
-            match stage.process(inputs, &mut em).await {
-                Ok(()) => {
-                    for d in &dlq {
-                        router.publish_output(d).await;
-                    }
-                    for o in em.drain() {
-                        router.publish_output(&o).await;
-                    }
-                    break;
+        let (inputs, dlq) = decode_batch::<S::In>(S::NAME, records);
+        let mut em = Emitter::default();
+        match stage.process(inputs, &mut em).await {
+            Ok(()) => {
+                for d in &dlq {
+                    router.publish_output(d).await;
                 }
-                Err(StageError::Transient(e)) => {
-                    tracing::warn!(stage = S::NAME, error = %e, "retrying batch");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
+                for o in em.drain() {
+                    router.publish_output(&o).await;
                 }
-                Err(e) => return Err(e),
+                return Ok(());
             }
+            Err(StageError::Transient(e)) => {
+                tracing::warn!(stage = S::NAME, error = %e, "retrying batch");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e),
         }
     }
-    let mut em = Emitter::default();
-    stage.shutdown(&mut em).await?;
-    for o in em.drain() {
-        router.publish_output(&o).await;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -222,14 +239,7 @@ mod tests {
         let rx = bus.subscribe(&[topics::FEATURES_V1], 100);
         let mut out = bus.subscribe(&[topics::ANOMALIES_V1, topics::TELEMETRY_DLQ], 100);
         let source = bus.router(&[topics::FEATURES_V1]);
-        let task = tokio::spawn(run_stage(
-            Echo,
-            rx,
-            bus.router(&[topics::ANOMALIES_V1, topics::TELEMETRY_DLQ]),
-            SimClock::default(),
-            Duration::from_secs(60),
-            10,
-        ));
+        let mut stage = Lockstep::new(Echo, rx, bus.router(&[topics::ANOMALIES_V1, topics::TELEMETRY_DLQ]), 10);
         drop(bus);
         let good = FeatureWindow {
             schema_version: 1,
@@ -246,7 +256,8 @@ mod tests {
             .await;
         source.publish_output(&good).await;
         drop(source);
-        task.await.expect("join").expect("stage ran to the end of its input");
+        stage.step(0).await.expect("a step");
+        stage.finish(0).await.expect("stage ran to the end of its input");
         let mut scores = 0;
         let mut dead = Vec::new();
         while let Some(rec) = out.recv().await {
