@@ -21,7 +21,8 @@ enum Cmd {
     /// Run everything in one process — simulator, ingest, features, detector, predictor, actuator —
     /// with incidents in a SQLite file. Needs no running service.
     Demo {
-        /// Stop after this many wall-clock seconds (the simulated fleet runs `--speed` times faster).
+        /// How long to run, in wall-clock seconds: the fleet is simulated for `--duration` ×
+        /// `--speed` seconds. A machine too slow to keep up takes longer, and the run is the same.
         #[arg(long, default_value_t = 120)]
         duration: u64,
         /// Simulated seconds per wall-clock second.
@@ -305,8 +306,9 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             let (_tx, stop) = runtime::shutdown::on_signals();
             let report = demo::run(opts, stop).await?;
             println!(
-                "\nHomeostat demo: {} telemetry records simulated. Incidents are in {} (try `homeostat incidents --db sqlite://{}`).",
+                "\nHomeostat demo, seed {seed}: {} telemetry records simulated from {}. Incidents are in {} (try `homeostat incidents --db sqlite://{}`).",
                 report.records,
+                homeostat_cli::incidents::time(report.start_ms),
                 db.display(),
                 db.display()
             );
