@@ -11,7 +11,7 @@ use homeostat_ingest::{Ingest, IngestConfig};
 use homeostat_predictor::{Predictor, PredictorConfig};
 use homeostat_schemas::topics;
 use homeostat_sim::{Fault, FaultLabel, Fleet, FleetConfig};
-use runtime::memory::{Bus, Lockstep};
+use runtime::memory::{Bus, Lockstep, Step};
 use runtime::{Stage, StageContext};
 
 use crate::view::View;
@@ -165,26 +165,38 @@ pub async fn run(opts: DemoOptions, mut stop: runtime::shutdown::Shutdown) -> an
     // everything waiting for it. So a run is decided by its seed alone, not by how the stages
     // happened to be scheduled, and the same seed gives the same incidents at the same times.
     use topics::*;
-    let mut ingest = Lockstep::new(ingest, rx_ingest, bus.router(&[TELEMETRY_V1, TELEMETRY_DLQ]), batch);
-    let mut features = Lockstep::new(features, rx_features, bus.router(&[FEATURES_V1, TELEMETRY_DLQ]), batch);
-    let mut detector = Lockstep::new(
-        detector,
-        rx_detector,
-        bus.router(&[ANOMALIES_V1, ALERTS_V1, TELEMETRY_DLQ]),
-        batch,
-    );
-    let mut predictor = Lockstep::new(
-        predictor,
-        rx_predictor,
-        bus.router(&[PREDICTIONS_V1, TELEMETRY_DLQ]),
-        batch,
-    );
-    let mut actuator = Lockstep::new(
-        actuator,
-        rx_actuator,
-        bus.router(&[ACTIONS_V1, INCIDENTS_V1, TELEMETRY_DLQ]),
-        batch,
-    );
+    let mut pipeline: Vec<Box<dyn Step>> = vec![
+        Box::new(Lockstep::new(
+            ingest,
+            rx_ingest,
+            bus.router(&[TELEMETRY_V1, TELEMETRY_DLQ]),
+            batch,
+        )),
+        Box::new(Lockstep::new(
+            features,
+            rx_features,
+            bus.router(&[FEATURES_V1, TELEMETRY_DLQ]),
+            batch,
+        )),
+        Box::new(Lockstep::new(
+            detector,
+            rx_detector,
+            bus.router(&[ANOMALIES_V1, ALERTS_V1, TELEMETRY_DLQ]),
+            batch,
+        )),
+        Box::new(Lockstep::new(
+            predictor,
+            rx_predictor,
+            bus.router(&[PREDICTIONS_V1, TELEMETRY_DLQ]),
+            batch,
+        )),
+        Box::new(Lockstep::new(
+            actuator,
+            rx_actuator,
+            bus.router(&[ACTIONS_V1, INCIDENTS_V1, TELEMETRY_DLQ]),
+            batch,
+        )),
+    ];
     let sim_router = bus.router(&[TELEMETRY_RAW]);
     drop(bus);
 
@@ -225,21 +237,17 @@ pub async fn run(opts: DemoOptions, mut stop: runtime::shutdown::Shutdown) -> an
             }
             done_s += 1;
             let now = fleet.now_ms();
-            ingest.step(now).await?;
-            features.step(now).await?;
-            detector.step(now).await?;
-            predictor.step(now).await?;
-            actuator.step(now).await?;
+            for stage in &mut pipeline {
+                stage.step(now).await?;
+            }
         }
     }
     // The input is over: each stage in turn drains, flushes and closes the inputs after it.
     drop(sim_router);
     let now = fleet.now_ms();
-    ingest.finish(now).await?;
-    features.finish(now).await?;
-    detector.finish(now).await?;
-    predictor.finish(now).await?;
-    actuator.finish(now).await?;
+    for stage in pipeline {
+        stage.finish(now).await?;
+    }
     let mut view = view_task.await?;
     view.finish();
 

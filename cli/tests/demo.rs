@@ -4,27 +4,33 @@
 
 use homeostat_cli::demo::{DemoOptions, run};
 
+/// A plain-output demo of `services` services for `sim_minutes` at `speed`, with `faults`, its
+/// incidents in a temporary SQLite file named after `name`.
+fn options(faults: &[&str], name: &str, sim_minutes: f64, speed: f64, services: usize, seed: u64) -> DemoOptions {
+    DemoOptions {
+        sim_minutes,
+        speed,
+        services,
+        faults: faults
+            .iter()
+            .map(|s| homeostat_sim::parse_fault(s).expect("fault"))
+            .collect(),
+        db: std::env::temp_dir().join(format!("homeostat-demo-{name}-{}.sqlite", std::process::id())),
+        seed,
+        live: false,
+        config: None,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_detects_every_injected_fault_with_an_incident() {
     let faults = [
         "memory_leak:payments@8+20",
         "latency_creep:search@22+10",
         "error_burst:checkout@38+6",
-    ]
-    .iter()
-    .map(|s| homeostat_sim::parse_fault(s).expect("fault"))
-    .collect();
-    let db = std::env::temp_dir().join(format!("homeostat-demo-test-{}.sqlite", std::process::id()));
-    let opts = DemoOptions {
-        sim_minutes: 50.0,
-        speed: 400.0,
-        services: 5,
-        faults,
-        db: db.clone(),
-        seed: 11,
-        live: false,
-        config: None,
-    };
+    ];
+    let opts = options(&faults, "test", 50.0, 400.0, 5, 11);
+    let db = opts.db.clone();
     let (_tx, stop) = tokio::sync::watch::channel(false);
     let report = run(opts, stop).await.expect("demo runs");
     for o in &report.outcomes {
@@ -53,21 +59,9 @@ async fn demo_detects_every_injected_fault_with_an_incident() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_seed_gives_the_same_incidents_at_the_same_times() {
     async fn once(attempt: usize) -> Vec<String> {
-        let faults = ["memory_leak:payments@6+12", "error_burst:checkout@20+5"]
-            .iter()
-            .map(|s| homeostat_sim::parse_fault(s).expect("fault"))
-            .collect();
-        let db = std::env::temp_dir().join(format!("homeostat-demo-repeat-{}-{attempt}.sqlite", std::process::id()));
-        let opts = DemoOptions {
-            sim_minutes: 30.0,
-            speed: 2000.0,
-            services: 4,
-            faults,
-            db: db.clone(),
-            seed: 5,
-            live: false,
-            config: None,
-        };
+        let faults = ["memory_leak:payments@6+12", "error_burst:checkout@20+5"];
+        let opts = options(&faults, &format!("repeat-{attempt}"), 30.0, 2000.0, 4, 5);
+        let db = opts.db.clone();
         let (_tx, stop) = tokio::sync::watch::channel(false);
         let report = run(opts, stop).await.expect("demo runs");
         assert!(report.all_detected(), "{:?}", report.outcomes);

@@ -6,6 +6,8 @@
 //! stage, in order, drains its input, flushes and drops its outputs.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -94,9 +96,10 @@ impl Router {
         }
     }
 
-    /// Publish a stage output.
-    pub async fn publish_output<O: Output>(&self, o: &O) {
-        self.publish(o.topic(), o.key(), o.encode()).await;
+    /// Publish a stage output. It is encoded at once, so the future does not hold `o`.
+    pub fn publish_output<O: Output>(&self, o: &O) -> impl Future<Output = ()> + Send + use<'_, O> {
+        let (topic, key, payload) = (o.topic(), o.key().to_owned(), o.encode());
+        async move { self.publish(topic, &key, payload).await }
     }
 }
 
@@ -161,6 +164,23 @@ impl<S: Stage> Lockstep<S> {
             self.router.publish_output(&o).await;
         }
         Ok(())
+    }
+}
+
+/// Any [`Lockstep`] stage, whatever its types, so that a pipeline can be a list stepped in order.
+pub trait Step: Send {
+    /// [`Lockstep::step`].
+    fn step(&mut self, now: i64) -> Pin<Box<dyn Future<Output = Result<(), StageError>> + Send + '_>>;
+    /// [`Lockstep::finish`].
+    fn finish(self: Box<Self>, now: i64) -> Pin<Box<dyn Future<Output = Result<(), StageError>> + Send>>;
+}
+
+impl<S: Stage> Step for Lockstep<S> {
+    fn step(&mut self, now: i64) -> Pin<Box<dyn Future<Output = Result<(), StageError>> + Send + '_>> {
+        Box::pin(Lockstep::step(self, now))
+    }
+    fn finish(self: Box<Self>, now: i64) -> Pin<Box<dyn Future<Output = Result<(), StageError>> + Send>> {
+        Box::pin(Lockstep::finish(*self, now))
     }
 }
 
