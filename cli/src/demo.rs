@@ -93,8 +93,8 @@ pub fn unexplained(incidents: &[(&str, &str, i64)], labels: &[FaultLabel], start
 /// When the simulated run starts: at 09:00 UTC (traffic rising towards its afternoon peak), on the
 /// latest day on which the whole run ends before `now`. The fleet's traffic follows the time of
 /// day, so a fixed time of day is what lets the same seed give the same run on any day; ending
-/// before now keeps every record within ingest's clock checks (no more than 7 days old, none from
-/// the future).
+/// before now keeps every record out of the future for ingest's clock checks (the demo widens
+/// their age limit, 7 days, for a run that begins longer ago).
 pub fn demo_start(now: i64, sim_ms: i64) -> i64 {
     const DAY: i64 = 86_400_000;
     let latest = now - sim_ms;
@@ -105,7 +105,7 @@ pub fn demo_start(now: i64, sim_ms: i64) -> i64 {
 /// Run the demo.
 pub async fn run(opts: DemoOptions, mut stop: runtime::shutdown::Shutdown) -> anyhow::Result<DemoReport> {
     let config = runtime::config::Config::from_process(opts.config.as_deref())?;
-    let ingest_cfg: IngestConfig = config.section("ingest")?;
+    let mut ingest_cfg: IngestConfig = config.section("ingest")?;
     let features_cfg: FeaturesConfig = config.section("features")?;
     let mut detector_cfg: DetectorConfig = config.section("detector")?;
     // The demo starts from nothing each time: no checkpoint is read or written.
@@ -119,7 +119,10 @@ pub async fn run(opts: DemoOptions, mut stop: runtime::shutdown::Shutdown) -> an
     actuator_cfg.influx.enabled = false;
 
     let sim_ms = (opts.sim_minutes * 60_000.0) as i64;
-    let start = demo_start(runtime::now_ms(), sim_ms);
+    let wall = runtime::now_ms();
+    let start = demo_start(wall, sim_ms);
+    // A run of more than six days can begin more than a week back: ingest's age limit covers it.
+    ingest_cfg.max_age_s = ingest_cfg.max_age_s.max((wall - start) / 1000 + 3600);
     let mut fleet_cfg = FleetConfig::standard(opts.services, start, opts.seed);
     fleet_cfg.faults = opts.faults.clone();
     let mut fleet = Fleet::new(fleet_cfg);
