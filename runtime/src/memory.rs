@@ -101,6 +101,13 @@ impl Router {
         let (topic, key, payload) = (o.topic(), o.key().to_owned(), o.encode());
         async move { self.publish(topic, &key, payload).await }
     }
+
+    /// Publish outputs in order (what a stage emitted, or its dead letters).
+    pub async fn publish_all<O: Output>(&self, outputs: Vec<O>) {
+        for o in outputs {
+            self.publish_output(&o).await;
+        }
+    }
 }
 
 /// A stage driven in lockstep by its caller rather than on a task of its own.
@@ -148,9 +155,7 @@ impl<S: Stage> Lockstep<S> {
         }
         let mut em = Emitter::default();
         self.stage.on_tick(now, &mut em).await?;
-        for o in em.drain() {
-            self.router.publish_output(&o).await;
-        }
+        self.router.publish_all(em.drain()).await;
         Ok(())
     }
 
@@ -160,9 +165,7 @@ impl<S: Stage> Lockstep<S> {
         self.step(now).await?;
         let mut em = Emitter::default();
         self.stage.shutdown(&mut em).await?;
-        for o in em.drain() {
-            self.router.publish_output(&o).await;
-        }
+        self.router.publish_all(em.drain()).await;
         Ok(())
     }
 }
@@ -193,12 +196,8 @@ async fn process_batch<S: Stage>(stage: &mut S, records: &[SourceRecord], router
         let mut em = Emitter::default();
         match stage.process(inputs, &mut em).await {
             Ok(()) => {
-                for d in &dlq {
-                    router.publish_output(d).await;
-                }
-                for o in em.drain() {
-                    router.publish_output(&o).await;
-                }
+                router.publish_all(dlq).await;
+                router.publish_all(em.drain()).await;
                 return Ok(());
             }
             Err(StageError::Transient(e)) => {
