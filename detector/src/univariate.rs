@@ -262,19 +262,34 @@ impl Univariate {
         s.recurrences(t, v, tol, within) >= days
     }
 
+    /// `seasonal` and `seasonal_shift` for the seasonal residual `r` (the value less its seasonal
+    /// expectation), against the residuals' baseline `fit`.
+    fn seasonal_signals(&self, r: f64, fit: Robust) -> [f64; 2] {
+        let k = self.cfg.short.max(1);
+        let mean = (self.seasonal_recent.iter().rev().take(k - 1).sum::<f64>() + r) / k as f64;
+        [
+            (r - fit.median).abs() / fit.scale,
+            (mean - fit.median).abs() / fit.scale,
+        ]
+    }
+
+    /// Signal `i`'s surprise at `x`, or `None` while it takes no part (off, not computed for this
+    /// value, or its tail not yet fitted).
+    fn signal_surprise(&self, i: usize, x: f64) -> Option<f64> {
+        let on = !x.is_nan() && self.cfg.signals & (1 << i) != 0;
+        on.then(|| self.spots[i].tail().map(|t| t.surprise(x))).flatten()
+    }
+
     /// The seasonal signals of `v` against the past days' value closest to it within
     /// `recurring_window_s` of this time of day (see [`UnivariateConfig::recurring_departure`]):
     /// sets `signals` and `surprise` for `seasonal` and `seasonal_shift`, and returns the residual.
     fn seasonal_within_window(&self, t: i64, v: f64, signals: &mut [f64; N], surprise: &mut [f64; N]) -> Option<f64> {
         let s = self.best_season()?;
-        let e = s.expect(t, v, s.slots_in(self.cfg.recurring_window_s))?;
-        let (r, fit, k) = (v - e, s.fit, self.cfg.short.max(1));
-        signals[3] = (r - fit.median).abs() / fit.scale;
-        let mean = (self.seasonal_recent.iter().rev().take(k - 1).sum::<f64>() + r) / k as f64;
-        signals[4] = (mean - fit.median).abs() / fit.scale;
+        let r = v - s.expect(t, v, s.slots_in(self.cfg.recurring_window_s))?;
+        signals[3..5].copy_from_slice(&self.seasonal_signals(r, s.fit));
         for i in 3..5 {
-            if self.spots[i].tail().is_some() && self.cfg.signals & (1 << i) != 0 {
-                surprise[i] = self.spots[i].surprise(signals[i]);
+            if let Some(x) = self.signal_surprise(i, signals[i]) {
+                surprise[i] = x;
             }
         }
         Some(r)
@@ -377,11 +392,8 @@ impl Univariate {
                 signals[2] = ((v - prev) - self.change.median).abs() / self.change.scale;
             }
             if let Some((e, fit)) = expected {
-                let r = v - e;
                 baseline = e;
-                signals[3] = (r - fit.median).abs() / fit.scale;
-                let mean = (self.seasonal_recent.iter().rev().take(k - 1).sum::<f64>() + r) / k as f64;
-                signals[4] = (mean - fit.median).abs() / fit.scale;
+                signals[3..5].copy_from_slice(&self.seasonal_signals(v - e, fit));
             }
         }
         // The forest: how easily is the recent shape of the series isolated from its past shapes?
@@ -421,12 +433,11 @@ impl Univariate {
         let mut active = 0;
         let mut best: f64 = 0.0;
         for (i, x) in signals.iter().enumerate() {
-            if x.is_nan() || self.spots[i].tail().is_none() || self.cfg.signals & (1 << i) == 0 {
-                continue;
+            if let Some(sx) = self.signal_surprise(i, *x) {
+                active += 1;
+                surprise[i] = sx;
+                best = best.max(sx);
             }
-            active += 1;
-            surprise[i] = self.spots[i].surprise(*x);
-            best = best.max(surprise[i]);
         }
         // A value that recurs at about this time of day is left to the seasonal signals, and when
         // it departs from the series they judge it within the window it recurs in. Only a
