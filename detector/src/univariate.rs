@@ -250,13 +250,13 @@ impl Univariate {
             .min_by(|a, b| a.fit.scale.total_cmp(&b.fit.scale))
     }
 
-    /// Whether `v` is a value seen at about this time on `recurring_days` past days of the
+    /// Whether `v` is a value seen at about this time on `recurring_days` past days of `s`, the
     /// season that explains the series (see [`UnivariateConfig::recurring_days`]).
-    fn recurs(&self, t: i64, v: f64) -> bool {
+    fn recurs(&self, s: &Season, t: i64, v: f64) -> bool {
         let days = self.cfg.recurring_days;
-        let Some(s) = self.best_season().filter(|_| days > 0) else {
+        if days == 0 {
             return false;
-        };
+        }
         let tol = s.slots_in(self.cfg.recurring_window_s);
         let within = self.cfg.recurring_within * (v - self.level.median).abs();
         s.recurrences(t, v, tol, within) >= days
@@ -280,11 +280,17 @@ impl Univariate {
         on.then(|| self.spots[i].tail().map(|t| t.surprise(x))).flatten()
     }
 
-    /// The seasonal signals of `v` against the past days' value closest to it within
+    /// The seasonal signals of `v` against the past days' value of season `s` closest to it within
     /// `recurring_window_s` of this time of day (see [`UnivariateConfig::recurring_departure`]):
     /// sets `signals` and `surprise` for `seasonal` and `seasonal_shift`, and returns the residual.
-    fn seasonal_within_window(&self, t: i64, v: f64, signals: &mut [f64; N], surprise: &mut [f64; N]) -> Option<f64> {
-        let s = self.best_season()?;
+    fn seasonal_within_window(
+        &self,
+        s: &Season,
+        t: i64,
+        v: f64,
+        signals: &mut [f64; N],
+        surprise: &mut [f64; N],
+    ) -> Option<f64> {
         let r = v - s.expect(t, v, s.slots_in(self.cfg.recurring_window_s))?;
         signals[3..5].copy_from_slice(&self.seasonal_signals(r, s.fit));
         for i in 3..5 {
@@ -373,12 +379,11 @@ impl Univariate {
                 }
             }
         }
-        // The expectation of the season that explains the series best, with that season's
-        // residual baseline. Nothing it depends on changes before the refresh at the end of this
-        // step, so it serves both the scoring and the learning below.
-        let expected = self
-            .best_season()
-            .and_then(|s| s.expect(t, v, self.tol(s)).map(|e| (e, s.fit)));
+        // The season that explains the series best, and its expectation with that season's
+        // residual baseline. Nothing they depend on changes before the refresh at the end of this
+        // step, so they serve both the scoring and the learning below.
+        let season = self.best_season();
+        let expected = season.and_then(|s| s.expect(t, v, self.tol(s)).map(|e| (e, s.fit)));
         let warm = self.values.len() >= 30;
         let mut surprise = [0.0; N];
         let mut signals = [f64::NAN; N];
@@ -444,13 +449,16 @@ impl Univariate {
         // surprised point signal can be silenced, so most rows skip the look-up.
         let mut seasonal_residual = expected.map(|(e, _)| v - e);
         let departure = surprise[POINT].iter().copied().fold(0.0, f64::max);
-        if departure > 0.0 && self.recurs(t, v) {
+        if let Some(s) = season
+            && departure > 0.0
+            && self.recurs(s, t, v)
+        {
             surprise[POINT].fill(0.0);
             let min = self.cfg.recurring_departure;
             if min > 0.0
                 && departure >= min
                 && (surprise[3] > 0.0 || surprise[4] > 0.0)
-                && let Some(r) = self.seasonal_within_window(t, v, &mut signals, &mut surprise)
+                && let Some(r) = self.seasonal_within_window(s, t, v, &mut signals, &mut surprise)
             {
                 seasonal_residual = Some(r);
             }
