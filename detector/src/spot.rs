@@ -22,7 +22,16 @@ pub struct Tail {
     /// mostly sits at one value: such a value is not rare, however few lie strictly above it.
     #[serde(default)]
     pub rate_at_u: f64,
+    /// The history below `u` as [`BELOW`] + 1 values at evenly spaced ranks, from the smallest to
+    /// `u` (`None` in tails saved before it was kept). Below `u` the surprise is read off them:
+    /// the share of the history at or above the value, so that a value the series commonly takes
+    /// is not surprising at all.
+    #[serde(default)]
+    pub below: Option<[f64; BELOW + 1]>,
 }
+
+/// Segments of the empirical distribution kept below a tail's threshold (see [`Tail::below`]).
+pub const BELOW: usize = 16;
 
 impl Tail {
     /// True when at least half the history sat at the threshold `u` (a signal that never varied
@@ -39,9 +48,9 @@ impl Tail {
 
     /// `−log10` of the probability that a value at least `x` occurs, in [0, 300]: the surprise
     /// the fused scores are made of. Above `u` the fitted GPD (rate · (1 + γy/σ)^(−1/γ), or
-    /// rate · e^(−y/σ) for γ ≈ 0); at and below `u` the share at or above `u`, continued
-    /// exponentially so that it grows toward 1 as `x` falls. Computed in the log domain: two
-    /// logarithms at most.
+    /// rate · e^(−y/σ) for γ ≈ 0); at `u` the share at or above `u`; below it the share of the
+    /// history at or above `x` (see [`Tail::below`]; in tails without it, the share at `u`
+    /// continued exponentially). Computed in the log domain: two logarithms at most.
     pub fn surprise(&self, x: f64) -> f64 {
         const MAX: f64 = 300.0; // prob's floor, 1e-300
         if !x.is_finite() {
@@ -51,7 +60,11 @@ impl Tail {
         let sigma = self.sigma.max(1e-12);
         if y <= 0.0 {
             let at_u = -self.rate.max(self.rate_at_u).log10();
-            return (at_u + y / (sigma * std::f64::consts::LN_10)).max(0.0);
+            return match &self.below {
+                Some(knots) if y < 0.0 => (-below_share(knots, 1.0 - self.rate_at_u, x).log10()).clamp(0.0, at_u),
+                Some(_) => at_u,
+                None => (at_u + y / (sigma * std::f64::consts::LN_10)).max(0.0),
+            };
         }
         let base = -self.rate.log10();
         let tail = if self.gamma.abs() < 1e-6 {
@@ -65,6 +78,27 @@ impl Tail {
         };
         (base + tail).min(MAX)
     }
+}
+
+/// The share of a history at or above `x`, for `x` below its tail's threshold: `knots` are the
+/// history's values at ranks 0, 1/[`BELOW`], …, 1 of the way to the first value equal to the
+/// threshold, which lies a share `below_u` of the way through the sorted history. Linear between
+/// knots; where several knots are equal (ties), the share at the first of them, so that a tied
+/// value counts all of its copies.
+fn below_share(knots: &[f64; BELOW + 1], below_u: f64, x: f64) -> f64 {
+    if x <= knots[0] {
+        return 1.0;
+    }
+    // The first knot at or above x; x lies in (knots[j - 1], knots[j]].
+    let j = knots.partition_point(|k| *k < x).clamp(1, BELOW);
+    let (lo, hi) = (knots[j - 1], knots[j]);
+    let within = if hi > lo {
+        ((x - lo) / (hi - lo)).clamp(0.0, 1.0)
+    } else {
+        1.0
+    };
+    let rank = (j as f64 - 1.0 + within) / BELOW as f64;
+    (1.0 - below_u * rank).clamp(0.0, 1.0)
 }
 
 /// Fit a GPD to excesses by probability-weighted moments (Hosking & Wallis); `None` when there
@@ -205,13 +239,16 @@ impl Spot {
                 (0.0, spread / 4.0)
             }
         });
-        let at_u = n - v.partition_point(|x| *x < u);
+        let first_u = v.partition_point(|x| *x < u);
+        let at_u = n - first_u;
+        let below = std::array::from_fn(|j| v[(j * first_u / BELOW).min(n - 1)]);
         self.tail = Some(Tail {
             u,
             rate: (above.max(1) as f64 / n as f64).min(1.0 - self.q).max(1.0 / n as f64),
             gamma,
             sigma: sigma.max(1e-12),
             rate_at_u: at_u as f64 / n as f64,
+            below: Some(below),
         });
     }
 
@@ -255,6 +292,44 @@ mod tests {
     }
 
     #[test]
+    fn below_the_threshold_the_surprise_is_the_share_of_the_history_at_or_above_the_value() {
+        // 90 % zeros and 10 % exponential values (a metric that is mostly quiet): a zero is the
+        // commonest value and not surprising at all, and a value halfway up the nonzero ones is as
+        // rare as the share of the history at or above it says.
+        let mut s = 13;
+        let mut spot = Spot::new(0.98, 20_000, 1000);
+        for i in 0..20_000 {
+            spot.learn(if i % 10 == 0 { -(1.0 - lcg(&mut s)).ln() } else { 0.0 });
+        }
+        let t = spot.tail().expect("fitted");
+        assert!(t.u > 1.0, "{t:?}");
+        assert_eq!(spot.surprise(0.0), 0.0);
+        // P(X ≥ x) = 0.1 · e^(−x) for x > 0: 0.1 · e^(−0.7) ≈ 0.0497, a surprise of about 1.3.
+        let x: f64 = 0.7;
+        let want = -(0.1 * (-x).exp()).log10();
+        assert!((spot.surprise(x) - want).abs() < 0.1, "{} vs {want}", spot.surprise(x));
+        // Monotone up to u and beyond.
+        let mut last = 0.0;
+        for i in 0..100 {
+            let x = t.u * 1.5 * i as f64 / 100.0;
+            let sx = spot.surprise(x);
+            assert!(sx >= last - 1e-12, "x {x}: {sx} < {last}");
+            last = sx;
+        }
+        // Most of an exponential signal's values: its median is an even chance.
+        let mut e = Spot::new(0.98, 20_000, 1000);
+        for _ in 0..20_000 {
+            e.learn(-(1.0 - lcg(&mut s)).ln());
+        }
+        let median = 2f64.ln();
+        assert!(
+            (e.surprise(median) - 2f64.log10()).abs() < 0.03,
+            "{}",
+            e.surprise(median)
+        );
+    }
+
+    #[test]
     fn surprise_is_minus_log10_of_the_tail_probability() {
         for (gamma, sigma, rate_at_u) in [(0.0, 0.7, 0.0), (0.3, 1.5, 0.02), (-0.2, 2.0, 0.5), (0.9, 0.1, 1.0)] {
             let t = Tail {
@@ -263,6 +338,7 @@ mod tests {
                 gamma,
                 sigma,
                 rate_at_u,
+                below: None,
             };
             for x in [
                 -50.0,
