@@ -23,11 +23,10 @@ pub struct Tail {
     #[serde(default)]
     pub rate_at_u: f64,
     /// The history below `u` as [`BELOW`] + 1 values at evenly spaced ranks, from the smallest to
-    /// `u` (`None` in tails saved before it was kept). Below `u` the surprise is read off them:
-    /// the share of the history at or above the value, so that a value the series commonly takes
-    /// is not surprising at all.
+    /// `u`. Below `u` the surprise is read off them: the share of the history at or above the
+    /// value, so that a value the series commonly takes is not surprising at all.
     #[serde(default)]
-    pub below: Option<[f64; BELOW + 1]>,
+    pub below: [f64; BELOW + 1],
 }
 
 /// Segments of the empirical distribution kept below a tail's threshold (see [`Tail::below`]).
@@ -49,24 +48,23 @@ impl Tail {
     /// `−log10` of the probability that a value at least `x` occurs, in [0, 300]: the surprise
     /// the fused scores are made of. Above `u` the fitted GPD (rate · (1 + γy/σ)^(−1/γ), or
     /// rate · e^(−y/σ) for γ ≈ 0); at `u` the share at or above `u`; below it the share of the
-    /// history at or above `x` (see [`Tail::below`]; in tails without it, the share at `u`
-    /// continued exponentially). Computed in the log domain: two logarithms at most.
+    /// history at or above `x` (see [`Tail::below`]), never more surprising than `u` itself.
+    /// Computed in the log domain: two logarithms at most.
     pub fn surprise(&self, x: f64) -> f64 {
         const MAX: f64 = 300.0; // prob's floor, 1e-300
         if !x.is_finite() {
             return if x > 0.0 { MAX } else { 0.0 };
         }
         let y = x - self.u;
-        let sigma = self.sigma.max(1e-12);
         if y <= 0.0 {
             let at_u = -self.rate.max(self.rate_at_u).log10();
-            return match &self.below {
-                Some(knots) if y < 0.0 => (-below_share(knots, 1.0 - self.rate_at_u, x).log10()).clamp(0.0, at_u),
-                Some(_) => at_u,
-                None => (at_u + y / (sigma * std::f64::consts::LN_10)).max(0.0),
-            };
+            if y == 0.0 {
+                return at_u;
+            }
+            return (-below_share(&self.below, 1.0 - self.rate_at_u, x).log10()).clamp(0.0, at_u);
         }
         let base = -self.rate.log10();
+        let sigma = self.sigma.max(1e-12);
         let tail = if self.gamma.abs() < 1e-6 {
             y / (sigma * std::f64::consts::LN_10)
         } else {
@@ -248,7 +246,7 @@ impl Spot {
             gamma,
             sigma: sigma.max(1e-12),
             rate_at_u: at_u as f64 / n as f64,
-            below: Some(below),
+            below,
         });
     }
 
@@ -338,7 +336,9 @@ mod tests {
                 gamma,
                 sigma,
                 rate_at_u,
-                below: None,
+                below: [
+                    -1.0, 0.0, 0.5, 1.0, 1.2, 1.5, 1.8, 2.0, 2.2, 2.4, 2.5, 2.6, 2.7, 2.8, 2.9, 2.95, 3.0,
+                ],
             };
             for x in [
                 -50.0,
