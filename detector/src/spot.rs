@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 
 /// A fitted tail.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tail {
     /// The initial threshold (a high quantile of the history).
     pub u: f64,
@@ -17,15 +17,13 @@ pub struct Tail {
     pub gamma: f64,
     /// GPD scale.
     pub sigma: f64,
-    /// Fraction of the history at or above `u` (0 in tails saved before it was kept: `rate`
-    /// then stands in). It exceeds `rate` when many values equal `u`, as in a metric that
-    /// mostly sits at one value: such a value is not rare, however few lie strictly above it.
-    #[serde(default)]
+    /// Fraction of the history at or above `u`. It exceeds `rate` when many values equal `u`, as
+    /// in a metric that mostly sits at one value: such a value is not rare, however few lie
+    /// strictly above it.
     pub rate_at_u: f64,
     /// The history below `u` as [`BELOW`] + 1 values at evenly spaced ranks, from the smallest to
     /// `u`. Below `u` the surprise is read off them: the share of the history at or above the
     /// value, so that a value the series commonly takes is not surprising at all.
-    #[serde(default)]
     pub below: [f64; BELOW + 1],
 }
 
@@ -58,10 +56,7 @@ impl Tail {
         let y = x - self.u;
         if y <= 0.0 {
             let at_u = -self.rate.max(self.rate_at_u).log10();
-            if y == 0.0 {
-                return at_u;
-            }
-            return (-below_share(&self.below, 1.0 - self.rate_at_u, x).log10()).clamp(0.0, at_u);
+            return (-self.share_below_u(x).log10()).clamp(0.0, at_u);
         }
         let base = -self.rate.log10();
         let sigma = self.sigma.max(1e-12);
@@ -76,27 +71,28 @@ impl Tail {
         };
         (base + tail).min(MAX)
     }
-}
 
-/// The share of a history at or above `x`, for `x` below its tail's threshold: `knots` are the
-/// history's values at ranks 0, 1/[`BELOW`], …, 1 of the way to the first value equal to the
-/// threshold, which lies a share `below_u` of the way through the sorted history. Linear between
-/// knots; where several knots are equal (ties), the share at the first of them, so that a tied
-/// value counts all of its copies.
-fn below_share(knots: &[f64; BELOW + 1], below_u: f64, x: f64) -> f64 {
-    if x <= knots[0] {
-        return 1.0;
+    /// The share of the history at or above `x`, for `x` at or below `u`, read off
+    /// [`Tail::below`]: its values lie at ranks 0, 1/[`BELOW`], …, 1 of the way to the first
+    /// value equal to `u`, which is a share `1 − rate_at_u` of the way through the sorted history
+    /// (so at `u` this is `rate_at_u`). Linear between them; where several are equal (ties), the
+    /// share at the first, so that a tied value counts all of its copies.
+    fn share_below_u(&self, x: f64) -> f64 {
+        let knots = &self.below;
+        if x <= knots[0] {
+            return 1.0;
+        }
+        // The first knot at or above x; x lies in (knots[j - 1], knots[j]].
+        let j = knots.partition_point(|k| *k < x).clamp(1, BELOW);
+        let (lo, hi) = (knots[j - 1], knots[j]);
+        let within = if hi > lo {
+            ((x - lo) / (hi - lo)).clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
+        let rank = (j as f64 - 1.0 + within) / BELOW as f64;
+        (1.0 - (1.0 - self.rate_at_u) * rank).clamp(0.0, 1.0)
     }
-    // The first knot at or above x; x lies in (knots[j - 1], knots[j]].
-    let j = knots.partition_point(|k| *k < x).clamp(1, BELOW);
-    let (lo, hi) = (knots[j - 1], knots[j]);
-    let within = if hi > lo {
-        ((x - lo) / (hi - lo)).clamp(0.0, 1.0)
-    } else {
-        1.0
-    };
-    let rank = (j as f64 - 1.0 + within) / BELOW as f64;
-    (1.0 - below_u * rank).clamp(0.0, 1.0)
 }
 
 /// Fit a GPD to excesses by probability-weighted moments (Hosking & Wallis); `None` when there
@@ -239,7 +235,8 @@ impl Spot {
         });
         let first_u = v.partition_point(|x| *x < u);
         let at_u = n - first_u;
-        let below = std::array::from_fn(|j| v[(j * first_u / BELOW).min(n - 1)]);
+        // Ranks up to first_u, whose value is u itself (first_u < n: u is one of the values).
+        let below = std::array::from_fn(|j| v[j * first_u / BELOW]);
         self.tail = Some(Tail {
             u,
             rate: (above.max(1) as f64 / n as f64).min(1.0 - self.q).max(1.0 / n as f64),
