@@ -23,7 +23,9 @@
 //! also `Univariate::learn_degenerate_departures`). A value that recurs at about this time of day on
 //! past days is left to the seasonal signals (see [`UnivariateConfig::recurring_days`]), which, when
 //! it departs from the series, compare it with the past days' values within the window it recurs in
-//! (see [`UnivariateConfig::recurring_departure`]).
+//! (see [`UnivariateConfig::recurring_departure`]). A row that only the seasonal signals find
+//! surprising is shown one row late, and only if the next row is surprising too (see
+//! [`UnivariateConfig::seasonal_confirm`]).
 //!
 //! [`holdoff`] then applies the alert hysteresis: after a score reaches the alert level, the
 //! following rows are held below it, so one incident raises one alarm.
@@ -90,6 +92,16 @@ pub struct UnivariateConfig {
     /// of this time of day, not only at this time: a daily job that runs a few minutes earlier or
     /// later each day is a departure of the series but not of its day.
     pub recurring_departure: f64,
+    /// A row that only the seasonal signals find surprising (they are the strongest, and every
+    /// point signal is below `seasonal_alone_below`) is a value ordinary for the series but not for
+    /// its time of day. One such row is most often chance: the seasonal expectation is the closest
+    /// of a handful of past values. So its seasonal surprise is shown one row late, and only if
+    /// that next row's fused surprise is at least this (0: at once, whatever follows). A day whose
+    /// shape has changed stays strange on the next row; a chance miss does not.
+    pub seasonal_confirm: f64,
+    /// The point signals' surprise below which a row rests on the seasonal signals alone (see
+    /// `seasonal_confirm`); about what one signal needs to reach the alert level.
+    pub seasonal_alone_below: f64,
     /// Consecutive unlearned rows after which the tails learn them after all (a new regime).
     pub regime_rows: usize,
     /// The first rows of an anomalous run (its onset: the spike that began a step, say) are never
@@ -132,6 +144,8 @@ impl Default for UnivariateConfig {
             recurring_window_s: 1800,
             recurring_within: 0.1,
             recurring_departure: 3.0,
+            seasonal_confirm: 1.75,
+            seasonal_alone_below: 3.0,
             degenerate_learn_after: 5,
             seasonal_tolerance_s: 0,
             seasonal_gain: 1.0,
@@ -166,6 +180,9 @@ pub const N: usize = 7;
 /// The point signals (`level`, `shift`, `change`), which leave a value that recurs at this time of
 /// day to the seasonal ones (see [`UnivariateConfig::recurring_days`]).
 const POINT: std::ops::Range<usize> = 0..3;
+
+/// The seasonal signals (`seasonal`, `seasonal_shift`).
+const SEASONAL: std::ops::Range<usize> = 3..5;
 
 /// The outcome of one value.
 #[derive(Debug, Clone, Default)]
@@ -203,6 +220,9 @@ pub struct Univariate {
     seq_pairs: VecDeque<Vec<f32>>,
     forecaster: Option<Forecaster>,
     departures: [usize; N],
+    /// The fused surprise of the previous row, when only the seasonal signals found it surprising
+    /// (see `UnivariateConfig::seasonal_confirm`); 0 otherwise.
+    pending: f64,
     rows: usize,
 }
 
@@ -231,6 +251,7 @@ impl Univariate {
             seq_pairs: VecDeque::new(),
             forecaster: None,
             departures: [0; N],
+            pending: 0.0,
             rows: 0,
         }
     }
@@ -469,7 +490,24 @@ impl Univariate {
         } else {
             (best - (active as f64).log10()).max(0.0)
         };
-        let score = 1.0 - (-fused / self.cfg.surprise_scale).exp();
+        // A row that only the seasonal signals find surprising waits for the next one (see
+        // `seasonal_confirm`): what it shows, until then, is what the other signals saw.
+        let mut shown = fused;
+        let pending = std::mem::take(&mut self.pending);
+        if self.cfg.seasonal_confirm > 0.0 && active > 0 {
+            let others = |r: &[f64]| r.iter().copied().fold(0.0, f64::max);
+            let point = others(&surprise[POINT]);
+            let seasonal = others(&surprise[SEASONAL]);
+            if seasonal > point && point < self.cfg.seasonal_alone_below {
+                let rest = point.max(others(&surprise[SEASONAL.end..]));
+                shown = (rest - (active as f64).log10()).max(0.0);
+                self.pending = fused;
+            }
+            if fused >= self.cfg.seasonal_confirm {
+                shown = shown.max(pending);
+            }
+        }
+        let score = 1.0 - (-shown / self.cfg.surprise_scale).exp();
         // Learn: the tails only from values judged normal, the baselines from everything.
         if fused < self.cfg.learn_below {
             // A short anomaly is over: its values stay unlearned (DSPOT).
