@@ -263,3 +263,45 @@ fn garbage_values_do_not_break_it() {
         assert!(s.score.is_finite() && (0.0..=1.0).contains(&s.score));
     }
 }
+
+#[test]
+fn a_row_only_the_season_finds_strange_alarms_only_if_the_next_row_is_strange_too() {
+    // A noisy daily sine at five minutes; on day 9, near the trough, values 7 above the usual:
+    // ordinary for the series (its level, mean and step within their range), strange for the time
+    // of day. Once for one row, once for six.
+    let day = 288;
+    let mut s = 11;
+    let base: Vec<f64> = (0..day * 10)
+        .map(|i| 50.0 + 20.0 * (i as f64 / day as f64 * std::f64::consts::TAU).sin() + 10.0 * noise(&mut s))
+        .collect();
+    let at = day * 9 + 216;
+    let (mut one, mut six) = (base.clone(), base);
+    one[at] += 7.0;
+    for x in six.iter_mut().skip(at).take(6) {
+        *x += 7.0;
+    }
+    let eager = UnivariateConfig {
+        seasonal_confirm: 0.0,
+        ..UnivariateConfig::default()
+    };
+    let level = 0.46; // the NAB settings' alert level
+    // Scored at once, the lone row would alarm, on the seasonal signals alone.
+    let e = run_with(eager.clone(), &one, 300);
+    assert!(e[at].score > level, "{:?}", e[at]);
+    assert!(e[at].surprise[POINT].iter().all(|x| *x < 2.0), "{:?}", e[at]);
+    // Waiting for the next row, which is ordinary: no alarm, then or later.
+    let c = run(&one, 300);
+    let most = c[at..at + 6].iter().map(|x| x.score).fold(0.0, f64::max);
+    assert!(most < 0.35, "a lone row: {most} ({:?})", &c[at..at + 2]);
+    // Six such rows: the first is shown on the second, as strong as it was.
+    let e = run_with(eager, &six, 300);
+    let c = run(&six, 300);
+    assert!(c[at].score < 0.1, "{:?}", c[at]);
+    assert!(
+        c[at + 1].score >= e[at].score,
+        "{} against {}",
+        c[at + 1].score,
+        e[at].score
+    );
+    assert!(c[at + 1].score > level);
+}
