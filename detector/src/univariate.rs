@@ -94,7 +94,7 @@ pub struct UnivariateConfig {
     pub recurring_departure: f64,
     /// A row that only the seasonal signals find surprising (they are the strongest, and every
     /// point signal is below `seasonal_alone_below`) is a value ordinary for the series but not for
-    /// its time of day. One such row is most often chance: the seasonal expectation is the closest
+    /// its time of day. One such row is often chance: the seasonal expectation is the closest
     /// of a handful of past values. So its seasonal surprise is shown one row late, and only if
     /// that next row's fused surprise is at least this (0: at once, whatever follows). A day whose
     /// shape has changed stays strange on the next row; a chance miss does not.
@@ -495,11 +495,11 @@ impl Univariate {
         let mut shown = fused;
         let pending = std::mem::take(&mut self.pending);
         if self.cfg.seasonal_confirm > 0.0 && active > 0 {
-            let others = |r: &[f64]| r.iter().copied().fold(0.0, f64::max);
-            let point = others(&surprise[POINT]);
-            let seasonal = others(&surprise[SEASONAL]);
+            let strongest = |r: &[f64]| r.iter().copied().fold(0.0, f64::max);
+            let point = strongest(&surprise[POINT]);
+            let seasonal = strongest(&surprise[SEASONAL]);
             if seasonal > point && point < self.cfg.seasonal_alone_below {
-                let rest = point.max(others(&surprise[SEASONAL.end..]));
+                let rest = point.max(strongest(&surprise[SEASONAL.end..]));
                 shown = (rest - (active as f64).log10()).max(0.0);
                 self.pending = fused;
             }
