@@ -289,7 +289,7 @@ fn a_row_only_the_season_finds_strange_alarms_only_if_the_next_row_is_strange_to
     let e = run_with(eager.clone(), &one, 300);
     assert!(e[at].score > level, "{:?}", e[at]);
     assert!(e[at].surprise[POINT].iter().all(|x| *x < 2.0), "{:?}", e[at]);
-    // Waiting for the next row, which is ordinary: no alarm, then or later.
+    // Waiting for the next row, which is ordinary: no alarm, then or in the five rows after.
     let c = run(&one, 300);
     let most = c[at..at + 6].iter().map(|x| x.score).fold(0.0, f64::max);
     assert!(most < 0.35, "a lone row: {most} ({:?})", &c[at..at + 2]);
