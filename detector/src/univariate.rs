@@ -184,6 +184,11 @@ const POINT: std::ops::Range<usize> = 0..3;
 /// The seasonal signals (`seasonal`, `seasonal_shift`).
 const SEASONAL: std::ops::Range<usize> = 3..5;
 
+/// The largest of some signals' surprises (0 when there are none).
+fn strongest(surprise: &[f64]) -> f64 {
+    surprise.iter().copied().fold(0.0, f64::max)
+}
+
 /// The outcome of one value.
 #[derive(Debug, Clone, Default)]
 pub struct Step {
@@ -469,7 +474,7 @@ impl Univariate {
         // it departs from the series they judge it within the window it recurs in. Only a
         // surprised point signal can be silenced, so most rows skip the look-up.
         let mut seasonal_residual = expected.map(|(e, _)| v - e);
-        let departure = surprise[POINT].iter().copied().fold(0.0, f64::max);
+        let departure = strongest(&surprise[POINT]);
         if let Some(s) = season
             && departure > 0.0
             && self.recurs(s, t, v)
@@ -483,24 +488,27 @@ impl Univariate {
             {
                 seasonal_residual = Some(r);
             }
-            best = surprise.iter().copied().fold(0.0, f64::max);
+            best = strongest(&surprise);
         }
-        let fused = if active == 0 {
-            0.0
-        } else {
-            (best - (active as f64).log10()).max(0.0)
+        // The strongest surprise less log10 of the number of signals (0 before any is calibrated).
+        let fuse = |strongest: f64| {
+            if active == 0 {
+                0.0
+            } else {
+                (strongest - (active as f64).log10()).max(0.0)
+            }
         };
+        let fused = fuse(best);
         // A row that only the seasonal signals find surprising waits for the next one (see
         // `seasonal_confirm`): what it shows, until then, is what the other signals saw.
         let mut shown = fused;
         let pending = std::mem::take(&mut self.pending);
         if self.cfg.seasonal_confirm > 0.0 && active > 0 {
-            let strongest = |r: &[f64]| r.iter().copied().fold(0.0, f64::max);
             let point = strongest(&surprise[POINT]);
             let seasonal = strongest(&surprise[SEASONAL]);
             if seasonal > point && point < self.cfg.seasonal_alone_below {
                 let rest = point.max(strongest(&surprise[SEASONAL.end..]));
-                shown = (rest - (active as f64).log10()).max(0.0);
+                shown = fuse(rest);
                 self.pending = fused;
             }
             if fused >= self.cfg.seasonal_confirm {
