@@ -589,7 +589,8 @@ impl Univariate {
 /// `resolve × level` for `rows / 4` rows in a row, so one long incident raises one alarm
 /// (`resolve` ≥ 1 ends the hold after `rows` whatever the score). During a hold, a surprise at
 /// least `escalate` times the one that raised the alarm is a new incident and alarms again
-/// (0 turns this off).
+/// (0 turns this off), but only once the run of scores at or above the level that raised the
+/// alarm has ended: an incident that grows stronger row after row is still one incident.
 pub fn holdoff(scores: &[f64], level: f64, rows: usize, resolve: f64, escalate: f64) -> Vec<f64> {
     // Scores are 1 − e^(−surprise/scale): compare surprises through −ln(1 − score).
     let surprise = |x: f64| -(1.0 - x).max(1e-300).ln();
@@ -598,10 +599,13 @@ pub fn holdoff(scores: &[f64], level: f64, rows: usize, resolve: f64, escalate: 
     let mut firing = false;
     let mut trigger = 0.0;
     let quiet = (rows / 4).max(1);
+    // Whether the run of scores at or above the level that raised the alarm has ended.
+    let mut ended = false;
     for &s in scores {
         if firing {
-            if escalate > 0.0 && s >= level && surprise(s) >= escalate * trigger {
-                (hold, calm, trigger) = (rows, 0, surprise(s));
+            ended |= s < level;
+            if escalate > 0.0 && ended && s >= level && surprise(s) >= escalate * trigger {
+                (hold, calm, trigger, ended) = (rows, 0, surprise(s), false);
                 out.push(s);
                 continue;
             }
@@ -614,7 +618,7 @@ pub fn holdoff(scores: &[f64], level: f64, rows: usize, resolve: f64, escalate: 
             continue;
         }
         if s >= level {
-            (firing, hold, calm, trigger) = (true, rows, 0, surprise(s));
+            (firing, hold, calm, trigger, ended) = (true, rows, 0, surprise(s), false);
         }
         out.push(s);
     }

@@ -234,9 +234,10 @@ fn holdoff_keeps_one_alarm_per_incident() {
 
 #[test]
 fn a_much_stronger_surprise_during_a_hold_alarms_again() {
-    // Surprises 1, 4 (hold), 13 (≥ 3 × 4: a new incident), 14 (not ≥ 3 × 13: held).
+    // Surprises 4 (an alarm), 1 (its run is over; held), 13 (≥ 3 × 4: a new incident), 14 (not
+    // ≥ 3 × 13: held).
     let score = |s: f64| 1.0 - (-s).exp();
-    let raw = [0.1, score(4.0), score(5.0), score(13.0), score(14.0), 0.1];
+    let raw = [0.1, score(4.0), 0.1, score(13.0), score(14.0), 0.1];
     let level = score(3.0);
     let h = holdoff(&raw, level, 10, 1.0, 3.0);
     let alarms: Vec<usize> = h
@@ -248,6 +249,23 @@ fn a_much_stronger_surprise_during_a_hold_alarms_again() {
     assert_eq!(alarms, vec![1, 3]);
     let off = holdoff(&raw, level, 10, 1.0, 0.0);
     assert_eq!(off.iter().filter(|x| **x >= level).count(), 1);
+}
+
+#[test]
+fn an_incident_that_grows_stronger_without_a_pause_alarms_once() {
+    // Surprises 4 (an alarm), then 5 and 13 with no row below the level between them: the same
+    // incident growing, not a new one. After a calm row, 40 (≥ 3 × 4) is a new incident.
+    let score = |s: f64| 1.0 - (-s).exp();
+    let level = score(3.0);
+    let raw = [0.1, score(4.0), score(5.0), score(13.0), 0.1, score(40.0)];
+    let h = holdoff(&raw, level, 10, 1.0, 3.0);
+    let alarms: Vec<usize> = h
+        .iter()
+        .enumerate()
+        .filter(|(_, x)| **x >= level)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(alarms, vec![1, 5]);
 }
 
 #[test]
