@@ -219,17 +219,19 @@ fn a_new_regime_is_learned_without_the_spike_that_began_it() {
     );
 }
 
+/// The rows of `held` (scores after the hold-off) that alarm at `level`.
+fn alarms(held: &[f64], level: f64) -> Vec<usize> {
+    held.iter()
+        .enumerate()
+        .filter(|(_, x)| **x >= level)
+        .map(|(i, _)| i)
+        .collect()
+}
+
 #[test]
 fn holdoff_keeps_one_alarm_per_incident() {
     let s = [0.1, 0.9, 0.95, 0.9, 0.2, 0.1, 0.9];
-    let h = holdoff(&s, 0.8, 3, 1.0, 0.0);
-    let alarms: Vec<usize> = h
-        .iter()
-        .enumerate()
-        .filter(|(_, x)| **x >= 0.8)
-        .map(|(i, _)| i)
-        .collect();
-    assert_eq!(alarms, vec![1, 6]);
+    assert_eq!(alarms(&holdoff(&s, 0.8, 3, 1.0, 0.0), 0.8), vec![1, 6]);
 }
 
 #[test]
@@ -239,14 +241,7 @@ fn a_much_stronger_surprise_during_a_hold_alarms_again() {
     let score = |s: f64| 1.0 - (-s).exp();
     let raw = [0.1, score(4.0), 0.1, score(13.0), score(14.0), 0.1];
     let level = score(3.0);
-    let h = holdoff(&raw, level, 10, 1.0, 3.0);
-    let alarms: Vec<usize> = h
-        .iter()
-        .enumerate()
-        .filter(|(_, x)| **x >= level)
-        .map(|(i, _)| i)
-        .collect();
-    assert_eq!(alarms, vec![1, 3]);
+    assert_eq!(alarms(&holdoff(&raw, level, 10, 1.0, 3.0), level), vec![1, 3]);
     let off = holdoff(&raw, level, 10, 1.0, 0.0);
     assert_eq!(off.iter().filter(|x| **x >= level).count(), 1);
 }
@@ -258,14 +253,7 @@ fn an_incident_that_grows_stronger_without_a_pause_alarms_once() {
     let score = |s: f64| 1.0 - (-s).exp();
     let level = score(3.0);
     let raw = [0.1, score(4.0), score(5.0), score(13.0), 0.1, score(40.0)];
-    let h = holdoff(&raw, level, 10, 1.0, 3.0);
-    let alarms: Vec<usize> = h
-        .iter()
-        .enumerate()
-        .filter(|(_, x)| **x >= level)
-        .map(|(i, _)| i)
-        .collect();
-    assert_eq!(alarms, vec![1, 5]);
+    assert_eq!(alarms(&holdoff(&raw, level, 10, 1.0, 3.0), level), vec![1, 5]);
 }
 
 #[test]
