@@ -102,6 +102,11 @@ pub struct UnivariateConfig {
     /// The point signals' surprise below which a row rests on the seasonal signals alone (see
     /// `seasonal_confirm`); about what one signal needs to reach the alert level.
     pub seasonal_alone_below: f64,
+    /// The next row confirms a waiting row (see `seasonal_confirm`) only if a signal other than
+    /// `seasonal_shift` finds that row itself at least this surprising (0: any row whose fused
+    /// surprise is high enough). `seasonal_shift` averages the last few seasonal residuals, the
+    /// waiting row's among them, so on its own it is the waiting row's echo, not a second look.
+    pub confirm_beyond_echo: f64,
     /// Consecutive unlearned rows after which the tails learn them after all (a new regime).
     pub regime_rows: usize,
     /// The first rows of an anomalous run (its onset: the spike that began a step, say) are never
@@ -146,6 +151,7 @@ impl Default for UnivariateConfig {
             recurring_departure: 3.0,
             seasonal_confirm: 1.75,
             seasonal_alone_below: 3.0,
+            confirm_beyond_echo: 1.5,
             degenerate_learn_after: 5,
             seasonal_tolerance_s: 0,
             seasonal_gain: 1.0,
@@ -511,7 +517,12 @@ impl Univariate {
                 shown = fuse(rest);
                 self.pending = fused;
             }
-            if fused >= self.cfg.seasonal_confirm {
+            let own = surprise
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != SEASONAL.end - 1)
+                .fold(0.0, |m, (_, x)| f64::max(m, *x));
+            if fused >= self.cfg.seasonal_confirm && own >= self.cfg.confirm_beyond_echo {
                 shown = shown.max(pending);
             }
         }

@@ -100,14 +100,16 @@ fn a_metric_that_sits_at_one_value_alarms_on_its_first_departures_but_learns_rec
     let late = &out[day * 4..];
     assert_eq!(saturated(late), 0, "recurring bursts are learned");
 
-    // Without the rule, every burst keeps scoring as never seen.
+    // Without the rule, every burst keeps scoring as never seen. (The zeros after a burst, where
+    // only `seasonal_shift` departs, still averaging the burst, are not shown: an echo confirms
+    // nothing, see `a_lone_miss_is_not_confirmed_by_its_own_echo`.)
     let cfg = UnivariateConfig {
         degenerate_learn_after: 0,
         ..UnivariateConfig::default()
     };
     let out = run_with(cfg, &v, 300);
     assert!(
-        saturated(&out[day * 4..]) > 100,
+        saturated(&out[day * 4..]) > 40,
         "{} rows saturated",
         saturated(&out[day * 4..])
     );
@@ -298,15 +300,42 @@ fn a_row_only_the_season_finds_strange_alarms_only_if_the_next_row_is_strange_to
     let c = run(&one, 300);
     let most = c[at..at + 6].iter().map(|x| x.score).fold(0.0, f64::max);
     assert!(most < 0.35, "a lone row: {most} ({:?})", &c[at..at + 2]);
-    // Six such rows: the first is shown on the second, as strong as it was.
+    // Six such rows alarm within the run. The first waits; the second, shifted by the noise to
+    // only a little above its time of day (a seasonal surprise of 1.4), is too ordinary by
+    // itself to confirm it (see the next test) and waits in turn, and the third confirms that.
     let e = run_with(eager, &six, 300);
     let c = run(&six, 300);
+    assert!(e[at].score > level, "{:?}", e[at]);
     assert!(c[at].score < 0.1, "{:?}", c[at]);
-    assert!(
-        c[at + 1].score >= e[at].score,
-        "{} against {}",
-        c[at + 1].score,
-        e[at].score
-    );
-    assert!(c[at + 1].score > level);
+    let first = (at..at + 6).find(|k| c[*k].score > level);
+    assert_eq!(first, Some(at + 3), "{:?}", &c[at..at + 6]);
+}
+
+#[test]
+fn a_lone_miss_is_not_confirmed_by_its_own_echo() {
+    // The series of the test above, one row 12 above the usual near the trough on day 9. The
+    // next row is ordinary, but `seasonal_shift` still averages the miss with it, and a miss this
+    // large lifts that echo to the confirmation on its own.
+    let day = 288;
+    let mut s = 11;
+    let mut v: Vec<f64> = (0..day * 10)
+        .map(|i| 50.0 + 20.0 * (i as f64 / day as f64 * std::f64::consts::TAU).sin() + 10.0 * noise(&mut s))
+        .collect();
+    let at = day * 9 + 216;
+    v[at] += 12.0;
+    let level = 0.46; // the NAB settings' alert level
+    let by_echo = UnivariateConfig {
+        confirm_beyond_echo: 0.0,
+        ..UnivariateConfig::default()
+    };
+    let e = run_with(by_echo, &v, 300);
+    assert!(e[at].surprise[POINT].iter().all(|x| *x < 2.0), "{:?}", e[at]);
+    assert!(e[at + 1].score > level, "the echo confirms: {:?}", &e[at..at + 2]);
+    let echo = e[at + 1].surprise[SEASONAL.end - 1];
+    let rest = strongest(&e[at + 1].surprise[..SEASONAL.end - 1]);
+    assert!(echo > 2.0 && rest < 1.5, "echo {echo}, the rest {rest}");
+    // With a second look required, the ordinary next row confirms nothing.
+    let c = run(&v, 300);
+    let most = c[at..at + 6].iter().map(|x| x.score).fold(0.0, f64::max);
+    assert!(most < level, "a lone row: {most} ({:?})", &c[at..at + 2]);
 }
