@@ -190,6 +190,10 @@ const POINT: std::ops::Range<usize> = 0..3;
 /// The seasonal signals (`seasonal`, `seasonal_shift`).
 const SEASONAL: std::ops::Range<usize> = 3..5;
 
+/// `seasonal_shift`, the mean of the last few seasonal residuals (see
+/// [`UnivariateConfig::confirm_beyond_echo`]).
+const SEASONAL_SHIFT: usize = 4;
+
 /// The largest of some signals' surprises (0 when there are none).
 fn strongest(surprise: &[f64]) -> f64 {
     surprise.iter().copied().fold(0.0, f64::max)
@@ -517,12 +521,9 @@ impl Univariate {
                 shown = fuse(rest);
                 self.pending = fused;
             }
-            let own = surprise
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| *i != SEASONAL.end - 1)
-                .fold(0.0, |m, (_, x)| f64::max(m, *x));
-            if fused >= self.cfg.seasonal_confirm && own >= self.cfg.confirm_beyond_echo {
+            // What this row shows by itself, without the echo of the waiting row.
+            let own = || strongest(&surprise[..SEASONAL_SHIFT]).max(strongest(&surprise[SEASONAL_SHIFT + 1..]));
+            if pending > 0.0 && fused >= self.cfg.seasonal_confirm && own() >= self.cfg.confirm_beyond_echo {
                 shown = shown.max(pending);
             }
         }

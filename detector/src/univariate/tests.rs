@@ -271,17 +271,22 @@ fn garbage_values_do_not_break_it() {
     }
 }
 
+/// Ten days of a noisy daily sine at five minutes, and a row near the trough on day 9.
+fn noisy_daily_sine() -> (Vec<f64>, usize) {
+    let day = 288;
+    let mut s = 11;
+    let v = (0..day * 10)
+        .map(|i| 50.0 + 20.0 * (i as f64 / day as f64 * std::f64::consts::TAU).sin() + 10.0 * noise(&mut s))
+        .collect();
+    (v, day * 9 + 216)
+}
+
 #[test]
 fn a_row_only_the_season_finds_strange_alarms_only_if_the_next_row_is_strange_too() {
     // A noisy daily sine at five minutes; on day 9, near the trough, values 7 above the usual:
     // ordinary for the series (its level, mean and step within their range), strange for the time
     // of day. Once for one row, once for six.
-    let day = 288;
-    let mut s = 11;
-    let base: Vec<f64> = (0..day * 10)
-        .map(|i| 50.0 + 20.0 * (i as f64 / day as f64 * std::f64::consts::TAU).sin() + 10.0 * noise(&mut s))
-        .collect();
-    let at = day * 9 + 216;
+    let (base, at) = noisy_daily_sine();
     let (mut one, mut six) = (base.clone(), base);
     one[at] += 7.0;
     for x in six.iter_mut().skip(at).take(6) {
@@ -316,12 +321,7 @@ fn a_lone_miss_is_not_confirmed_by_its_own_echo() {
     // The series of the test above, one row 12 above the usual near the trough on day 9. The
     // next row is ordinary, but `seasonal_shift` still averages the miss with it, and a miss this
     // large lifts that echo to the confirmation on its own.
-    let day = 288;
-    let mut s = 11;
-    let mut v: Vec<f64> = (0..day * 10)
-        .map(|i| 50.0 + 20.0 * (i as f64 / day as f64 * std::f64::consts::TAU).sin() + 10.0 * noise(&mut s))
-        .collect();
-    let at = day * 9 + 216;
+    let (mut v, at) = noisy_daily_sine();
     v[at] += 12.0;
     let level = 0.46; // the NAB settings' alert level
     let by_echo = UnivariateConfig {
@@ -331,8 +331,8 @@ fn a_lone_miss_is_not_confirmed_by_its_own_echo() {
     let e = run_with(by_echo, &v, 300);
     assert!(e[at].surprise[POINT].iter().all(|x| *x < 2.0), "{:?}", e[at]);
     assert!(e[at + 1].score > level, "the echo confirms: {:?}", &e[at..at + 2]);
-    let echo = e[at + 1].surprise[SEASONAL.end - 1];
-    let rest = strongest(&e[at + 1].surprise[..SEASONAL.end - 1]);
+    let echo = e[at + 1].surprise[SEASONAL_SHIFT];
+    let rest = strongest(&e[at + 1].surprise[..SEASONAL_SHIFT]);
     assert!(echo > 2.0 && rest < 1.5, "echo {echo}, the rest {rest}");
     // With a second look required, the ordinary next row confirms nothing.
     let c = run(&v, 300);
