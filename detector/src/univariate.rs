@@ -199,6 +199,12 @@ fn strongest(surprise: &[f64]) -> f64 {
     surprise.iter().copied().fold(0.0, f64::max)
 }
 
+/// What a row shows by itself: its strongest surprise without `seasonal_shift`, which still holds
+/// the row before (see [`UnivariateConfig::confirm_beyond_echo`]).
+fn beyond_echo(surprise: &[f64; N]) -> f64 {
+    strongest(&surprise[..SEASONAL_SHIFT]).max(strongest(&surprise[SEASONAL_SHIFT + 1..]))
+}
+
 /// The outcome of one value.
 #[derive(Debug, Clone, Default)]
 pub struct Step {
@@ -521,9 +527,10 @@ impl Univariate {
                 shown = fuse(rest);
                 self.pending = fused;
             }
-            // What this row shows by itself, without the echo of the waiting row.
-            let own = || strongest(&surprise[..SEASONAL_SHIFT]).max(strongest(&surprise[SEASONAL_SHIFT + 1..]));
-            if pending > 0.0 && fused >= self.cfg.seasonal_confirm && own() >= self.cfg.confirm_beyond_echo {
+            if pending > 0.0
+                && fused >= self.cfg.seasonal_confirm
+                && beyond_echo(&surprise) >= self.cfg.confirm_beyond_echo
+            {
                 shown = shown.max(pending);
             }
         }

@@ -271,6 +271,9 @@ fn garbage_values_do_not_break_it() {
     }
 }
 
+/// The alert level of the NAB settings (`config/nab-homeostat.json`).
+const NAB_LEVEL: f64 = 0.46;
+
 /// Ten days of a noisy daily sine at five minutes, and a row near the trough on day 9.
 fn noisy_daily_sine() -> (Vec<f64>, usize) {
     let day = 288;
@@ -296,7 +299,7 @@ fn a_row_only_the_season_finds_strange_alarms_only_if_the_next_row_is_strange_to
         seasonal_confirm: 0.0,
         ..UnivariateConfig::default()
     };
-    let level = 0.46; // the NAB settings' alert level
+    let level = NAB_LEVEL;
     // Scored at once, the lone row would alarm, on the seasonal signals alone.
     let e = run_with(eager.clone(), &one, 300);
     assert!(e[at].score > level, "{:?}", e[at]);
@@ -323,7 +326,7 @@ fn a_lone_miss_is_not_confirmed_by_its_own_echo() {
     // large lifts that echo to the confirmation on its own.
     let (mut v, at) = noisy_daily_sine();
     v[at] += 12.0;
-    let level = 0.46; // the NAB settings' alert level
+    let level = NAB_LEVEL;
     let by_echo = UnivariateConfig {
         confirm_beyond_echo: 0.0,
         ..UnivariateConfig::default()
@@ -332,7 +335,7 @@ fn a_lone_miss_is_not_confirmed_by_its_own_echo() {
     assert!(e[at].surprise[POINT].iter().all(|x| *x < 2.0), "{:?}", e[at]);
     assert!(e[at + 1].score > level, "the echo confirms: {:?}", &e[at..at + 2]);
     let echo = e[at + 1].surprise[SEASONAL_SHIFT];
-    let rest = strongest(&e[at + 1].surprise[..SEASONAL_SHIFT]);
+    let rest = beyond_echo(&e[at + 1].surprise);
     assert!(echo > 2.0 && rest < 1.5, "echo {echo}, the rest {rest}");
     // With a second look required, the ordinary next row confirms nothing.
     let c = run(&v, 300);
